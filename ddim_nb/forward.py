@@ -62,6 +62,9 @@ def q_sample(x0:Tensor,        # clean batch (B, ...)
     t = torch.as_tensor(t, device=x0.device)
     if t.is_floating_point() or t.is_complex():
         raise TypeError(f"timesteps must be integers, got dtype {t.dtype}")
+    if t.numel() not in (1, x0.shape[0]):
+        raise ValueError(f"timesteps has {t.numel()} values but there are {x0.shape[0]} samples: "
+                         "pass one timestep per sample, or a single one for all")
     if t.numel() and (t.min() < 0 or t.max() >= len(abar)):
         raise ValueError(f"timesteps must lie in [0, {len(abar) - 1}], got values from {t.min().item()} to {t.max().item()}")
     abar_t = abar.to(device=x0.device, dtype=x0.dtype)[t]

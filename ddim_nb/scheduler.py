@@ -123,7 +123,8 @@ class SchedulerConfig(dict):
         except KeyError: raise AttributeError(f"scheduler config has no entry {k!r}; it has: {', '.join(self)}") from None
     def _ro(self, *a, **kw): raise TypeError("a scheduler's config is read-only: build a new scheduler with "
                                              "`Scheduler.from_config(scheduler.config, key=value)`")
-    __setitem__ = __delitem__ = __setattr__ = update = pop = popitem = clear = setdefault = _ro
+    __setitem__ = __delitem__ = __setattr__ = __ior__ = update = pop = popitem = clear = setdefault = _ro
+    def __reduce__(self): return (type(self), (dict(self),))   # copy, deepcopy and pickle rebuild it whole
 
 # %% ../nbs/02_scheduler.ipynb #085afbd0
 @dataclass
@@ -141,8 +142,8 @@ DDIMSchedulerOutput = DDPMSchedulerOutput = SchedulerOutput
 CONFIG_NAME = "scheduler_config.json"
 DIFFUSERS_FORMAT_VERSION = "0.42.1"   # the diffusers release whose config format we read and write
 
-def _load_config_file(path) -> dict:
-    "Read and sanity-check a scheduler_config.json (a file, or a folder holding one, or a pipeline folder)."
+def _load_config_file(path) -> tuple:
+    "Read and sanity-check a scheduler_config.json (a file, a folder holding one, or a pipeline folder): (config, file)."
     p = Path(path)
     if p.is_dir():
         cands = [p / CONFIG_NAME, p / "scheduler" / CONFIG_NAME]
@@ -160,7 +161,7 @@ def _load_config_file(path) -> dict:
         raise ValueError(f"{p} is not a scheduler config: it describes a {cls!r} (expected a *Scheduler class)")
     if cls is None and "num_train_timesteps" not in cfg:
         raise ValueError(f"{p} is not a scheduler config: it has neither `_class_name` nor `num_train_timesteps`")
-    return cfg
+    return cfg, p
 
 # %% ../nbs/02_scheduler.ipynb #171c5d74
 def _check_number(name, value, low=None, high=None, low_open=False):
@@ -228,13 +229,16 @@ class _Scheduler:
         return self._list[i + 1] if i + 1 < len(self._list) else -1
 
     def _position(self, timestep)->int:
+        if self._index is None:
+            raise ValueError("call `set_timesteps(num_inference_steps)` first: the scheduler does not know "
+                             "which timesteps to sample on yet")
         if torch.is_tensor(timestep):
             if timestep.numel() != 1: raise ValueError(f"`timestep` must be a single timestep, got a tensor of shape {tuple(timestep.shape)}")
-            if timestep.is_floating_point() and timestep.item() != int(timestep.item()):
-                raise ValueError(f"`timestep` must be an integer timestep, got {timestep.item()}")
-            timestep = int(timestep.item())
-        elif isinstance(timestep, bool) or not isinstance(timestep, numbers.Real) or timestep != int(timestep):
+            timestep = timestep.item()
+        if isinstance(timestep, bool) or not isinstance(timestep, numbers.Real):
             raise TypeError(f"`timestep` must be an integer (or a one-element tensor), got {timestep!r}")
+        if not math.isfinite(timestep) or timestep != int(timestep):
+            raise ValueError(f"`timestep` must be an integer timestep, got {timestep}")
         t = int(timestep)
         if t not in self._index:
             shown = ", ".join(map(str, self._list[:6])) + (", ..." if len(self._list) > 6 else "")
@@ -306,7 +310,7 @@ class _Scheduler:
         "Load from a folder holding `scheduler_config.json` (ours or diffusers'), a pipeline folder, or the file."
         p = Path(pretrained_model_name_or_path)
         if subfolder: p = p / subfolder
-        cfg = _load_config_file(p)
+        cfg, p = _load_config_file(p)
         try: return cls.from_config(cfg, **kwargs)
         except (TypeError, ValueError) as e:
             raise type(e)(f"{p}: {e}") from None
@@ -383,9 +387,10 @@ class DDIMScheduler(_Scheduler):
                              f"the largest allowed here is {eta_max:.4f}")
         # 7. x_{t-1}, eq. (12)
         x_prev = ddim_step(x0_hat, eps_hat, abar_prev, sigma_t)
-        if use_sigma_hat or eta > 0:
-            noise = self._noise(model_output, generator, variance_noise)
-            x_prev = x_prev + (sigma_hat(abar_t, abar_prev) if use_sigma_hat else sigma_t) * noise
+        if use_sigma_hat and prev_t >= 0:   # σ̂: DDPM's large variance; like DDPM, no noise on the final step
+            x_prev = x_prev + sigma_hat(abar_t, abar_prev) * self._noise(model_output, generator, variance_noise)
+        elif not use_sigma_hat and eta > 0:
+            x_prev = x_prev + sigma_t * self._noise(model_output, generator, variance_noise)
         if not return_dict: return (x_prev, x0_hat)
         return SchedulerOutput(prev_sample=x_prev, pred_original_sample=x0_hat)
 
