@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
-from .schedules import make_betas, alphas_cumprod, rescale_zero_terminal_snr, BETA_SCHEDULES, _check_int, _check_choice
+from .schedules import make_betas, alphas_cumprod, rescale_zero_terminal_snr, _check_int, _check_choice
 from .forward import randn_tensor, q_sample, sigma_eta, posterior_variance
 
 # %% auto #0

@@ -3,7 +3,7 @@
 Equality is exact (`torch.equal`): the schedulers do the same float32 operations in the same order.
 Where diffusers is wrong, the tests say so and check what we do instead.
 """
-import itertools, json, random
+import itertools, random
 import numpy as np
 import pytest
 import torch
