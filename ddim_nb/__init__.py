@@ -9,6 +9,7 @@ __version__ = "0.1.0"
 _exports = {
     "DDIMScheduler": "scheduler", "DDPMScheduler": "scheduler", "SchedulerOutput": "scheduler",
     "DDIMSchedulerOutput": "scheduler", "DDPMSchedulerOutput": "scheduler",
+    "UNet2DModel": "models", "MLPDenoiser": "models",
 }
 __all__ = list(_exports)
 
