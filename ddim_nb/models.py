@@ -38,12 +38,7 @@ def timestep_embedding(timesteps,               # t: a (B,) tensor (or a list/nu
 # %% ../nbs/03_models.ipynb #a4445a2d
 class ModelConfig(SchedulerConfig):
     "A model's constructor arguments; read-only, readable as `config.key` or `config['key']`."
-    def __getattr__(self, k):
-        try: return self[k]
-        except KeyError: raise AttributeError(f"model config has no entry {k!r}; it has: {', '.join(self)}") from None
-    def _ro(self, *a, **kw): raise TypeError("a model's config is read-only: build a new model with "
-                                             "`Model(**{**model.config, key: value})`")
-    __setitem__ = __delitem__ = __setattr__ = __ior__ = update = pop = popitem = clear = setdefault = _ro
+    _owner, _rebuild = "model", "`Model(**{**model.config, key: value})`"
 
 @dataclass
 class UNet2DOutput:

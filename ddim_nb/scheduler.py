@@ -118,11 +118,11 @@ def make_timesteps(num_inference_steps:int,      # S, the number of sampling ste
 # %% ../nbs/02_scheduler.ipynb #ecc0ac49
 class SchedulerConfig(dict):
     "A scheduler's constructor arguments; read-only, readable as `config.key` or `config['key']`."
+    _owner, _rebuild = "scheduler", "`Scheduler.from_config(scheduler.config, key=value)`"   # for the messages
     def __getattr__(self, k):
         try: return self[k]
-        except KeyError: raise AttributeError(f"scheduler config has no entry {k!r}; it has: {', '.join(self)}") from None
-    def _ro(self, *a, **kw): raise TypeError("a scheduler's config is read-only: build a new scheduler with "
-                                             "`Scheduler.from_config(scheduler.config, key=value)`")
+        except KeyError: raise AttributeError(f"{self._owner} config has no entry {k!r}; it has: {', '.join(self)}") from None
+    def _ro(self, *a, **kw): raise TypeError(f"a {self._owner}'s config is read-only: build a new {self._owner} with {self._rebuild}")
     __setitem__ = __delitem__ = __setattr__ = __ior__ = update = pop = popitem = clear = setdefault = _ro
     def __reduce__(self): return (type(self), (dict(self),))   # copy, deepcopy and pickle rebuild it whole
 
