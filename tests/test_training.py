@@ -1,0 +1,222 @@
+"Training: the objective, EMA, checkpoints that resume exactly, NaN handling, DDP under torchrun, and the CLI."
+import json, os, subprocess, sys, textwrap
+from pathlib import Path
+import pytest
+import torch
+from ddim_nb.models import MLPDenoiser, UNet2DModel
+from ddim_nb.training import (EMA, TrainConfig, train, diffusion_loss, save_model_folder, CHECKPOINT_DIR, preset,
+                              build_model, PRESETS)
+from ddim_nb.scheduler import DDIMScheduler
+from ddim_nb.cli import main
+
+DATA = torch.randn(2000, 2, generator=torch.Generator().manual_seed(0)) * 0.5 + 1.0
+FAST = dict(batch_size=32, warmup_steps=5, checkpoint_every=0)
+
+
+def mlp(seed=0):
+    torch.manual_seed(seed)
+    return MLPDenoiser(hidden=32, num_layers=1)
+
+
+def test_loss_of_a_zero_network_is_one():
+    class Zero(torch.nn.Module):
+        def forward(self, x, t):
+            return type("Out", (), {"sample": torch.zeros_like(x)})()
+    loss = diffusion_loss(Zero(), torch.randn(8192, 2), DDIMScheduler().alphas_cumprod, generator=torch.Generator().manual_seed(0))
+    assert abs(loss.item() - 1.0) < 0.03
+
+
+@pytest.mark.parametrize("ptype", ["epsilon", "sample", "v_prediction"])
+def test_loss_goes_down(ptype):
+    res = train(mlp(), DATA, TrainConfig(steps=300, lr=3e-3, prediction_type=ptype, **FAST), progress=False)
+    assert sum(res.losses[-50:]) < 0.8 * sum(res.losses[:50])
+    assert res.scheduler.config.prediction_type == ptype
+
+
+def test_ema_tracks_the_weights():
+    lin = torch.nn.Linear(1, 1, bias=False)
+    torch.nn.init.zeros_(lin.weight)
+    ema = EMA(lin, 0.5)
+    with torch.no_grad(): lin.weight.fill_(1.0)
+    ema.update(lin); ema.update(lin)
+    assert ema.model.weight.item() == pytest.approx(0.75)
+    assert not ema.model.weight.requires_grad
+
+
+def test_same_seed_same_weights():
+    a = train(mlp(), DATA, TrainConfig(steps=20, **FAST), progress=False)
+    b = train(mlp(), DATA, TrainConfig(steps=20, **FAST), progress=False)
+    c = train(mlp(), DATA, TrainConfig(steps=20, seed=1, **FAST), progress=False)
+    assert all(torch.equal(x, y) for x, y in zip(a.model.state_dict().values(), b.model.state_dict().values()))
+    assert a.losses == b.losses and a.losses != c.losses
+
+
+def test_resume_equals_the_uninterrupted_run(tmp_path):
+    straight = train(mlp(0), DATA, TrainConfig(steps=30, **FAST), progress=False)
+    train(mlp(0), DATA, TrainConfig(steps=15, **FAST), out_dir=tmp_path, progress=False)
+    resumed = train(mlp(7), DATA, TrainConfig(steps=30, **FAST), out_dir=tmp_path, resume=True, progress=False)
+    for a, b in ((straight.model, resumed.model), (straight.ema_model, resumed.ema_model)):
+        assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    assert straight.losses == resumed.losses
+
+
+def test_checkpoint_holds_no_pickle(tmp_path):
+    train(mlp(), DATA, TrainConfig(steps=5, **FAST), out_dir=tmp_path, progress=False)
+    files = sorted(p.relative_to(tmp_path / CHECKPOINT_DIR).as_posix() for p in (tmp_path / CHECKPOINT_DIR).rglob("*") if p.is_file())
+    assert files == ["ema/config.json", "ema/diffusion_pytorch_model.safetensors", "model/config.json",
+                     "model/diffusion_pytorch_model.safetensors", "optimizer.json", "optimizer.safetensors", "trainer_state.json"]
+    state = json.loads((tmp_path / CHECKPOINT_DIR / "trainer_state.json").read_text())
+    assert state["step"] == 5 and len(state["losses"]) == 5 and state["config"]["batch_size"] == 32
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    train(mlp(), DATA, TrainConfig(steps=5, **FAST), out_dir=tmp_path, progress=False)
+    ck = tmp_path / CHECKPOINT_DIR
+    before = {p: p.read_bytes() for p in ck.rglob("*") if p.is_file()}
+    with pytest.raises(FloatingPointError, match=r"at step \d+: training stopped; the last good checkpoint in .* is untouched"):
+        train(mlp(), DATA, TrainConfig(steps=500, batch_size=32, lr=1e12, warmup_steps=0, grad_clip=0, checkpoint_every=1),
+              out_dir=tmp_path, resume=True, progress=False)
+    # checkpoints written before the blow-up are fine to replace; what matters is that the last one is loadable and finite
+    state = json.loads((ck / "trainer_state.json").read_text())
+    assert all(map(lambda v: v == v and abs(v) != float("inf"), state["losses"]))
+    reloaded = MLPDenoiser.from_pretrained(ck / "model")
+    assert all(torch.isfinite(p).all() for p in reloaded.parameters())
+    assert before  # (the first checkpoint existed)
+
+
+def test_nan_from_the_first_step_leaves_the_checkpoint_byte_identical(tmp_path):
+    train(mlp(), DATA, TrainConfig(steps=5, **FAST), out_dir=tmp_path, progress=False)
+    ck = tmp_path / CHECKPOINT_DIR
+    before = {p: p.read_bytes() for p in ck.rglob("*") if p.is_file()}
+    with pytest.raises(FloatingPointError, match="at step 6"):
+        _explode_at_once(tmp_path)
+    assert {p: p.read_bytes() for p in ck.rglob("*") if p.is_file()} == before
+
+
+def _explode_at_once(out_dir):
+    "Resume with a network whose output is NaN: the very first step's loss is NaN."
+    class NaNMLP(MLPDenoiser):
+        def forward(self, x, t, return_dict=True):
+            out = super().forward(x, t, return_dict)
+            out.sample = out.sample * float("nan")
+            return out
+    torch.manual_seed(0)
+    train(NaNMLP(hidden=32, num_layers=1), DATA, TrainConfig(steps=50, **FAST), out_dir=out_dir, resume=True, progress=False)
+
+
+@pytest.mark.parametrize("data, kw, err, match", [
+    (torch.zeros(0, 2), {}, ValueError, "the dataset is empty"),
+    (torch.full((4, 2), float("nan")), {}, ValueError, "NaN or infinite"),
+    (torch.zeros(4), {}, TypeError, r"tensor of examples \(N, \.\.\.\)"),
+    (DATA, {"resume": True}, ValueError, "needs the `out_dir`"),
+])
+def test_bad_inputs(data, kw, err, match):
+    with pytest.raises(err, match=match):
+        train(mlp(), data, TrainConfig(steps=2, **FAST), progress=False, **kw)
+
+
+def test_resume_without_checkpoint(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint to resume from"):
+        train(mlp(), DATA, TrainConfig(steps=2, **FAST), out_dir=tmp_path, resume=True, progress=False)
+
+
+def test_resume_from_a_corrupted_checkpoint(tmp_path):
+    train(mlp(), DATA, TrainConfig(steps=2, **FAST), out_dir=tmp_path, progress=False)
+    f = tmp_path / CHECKPOINT_DIR / "optimizer.safetensors"
+    f.write_bytes(f.read_bytes()[:50])
+    with pytest.raises(ValueError, match="corrupted checkpoint"):
+        train(mlp(), DATA, TrainConfig(steps=4, **FAST), out_dir=tmp_path, resume=True, progress=False)
+
+
+def test_resume_with_another_architecture(tmp_path):
+    train(mlp(), DATA, TrainConfig(steps=2, **FAST), out_dir=tmp_path, progress=False)
+    with pytest.raises(ValueError):
+        train(MLPDenoiser(hidden=64), DATA, TrainConfig(steps=4, **FAST), out_dir=tmp_path, resume=True, progress=False)
+
+
+def test_image_of_the_wrong_shape():
+    with pytest.raises(ValueError, match=r"expected \(B, 1, H, W\)"):
+        train(UNet2DModel(sample_size=8, in_channels=1, out_channels=1), torch.zeros(8, 3, 8, 8),
+              TrainConfig(steps=1, batch_size=2), progress=False)
+
+
+@pytest.mark.parametrize("kw, match", [({"steps": 0}, "`steps` must be >= 1"), ({"lr": -1.0}, "`lr` must be > 0"),
+                                       ({"ema_decay": 1.5}, "`ema_decay` must be"), ({"prediction_type": "x0"}, "allowed values")])
+def test_bad_config(kw, match):
+    with pytest.raises((ValueError, TypeError), match=match): TrainConfig(**kw)
+
+
+def test_presets_build():
+    for name in PRESETS:
+        spec = preset(name)
+        assert build_model(spec["model"]).num_parameters > 0
+        TrainConfig(**spec["config"])
+
+
+def test_saved_model_folder(tmp_path):
+    save_model_folder(tmp_path, mlp(), DDIMScheduler(clip_sample=False))
+    index = json.loads((tmp_path / "model_index.json").read_text())
+    assert index["unet"] == ["ddim_nb", "MLPDenoiser"] and index["scheduler"] == ["ddim_nb", "DDIMScheduler"]
+    assert MLPDenoiser.from_pretrained(tmp_path, subfolder="unet").config.hidden == 32
+    assert DDIMScheduler.from_pretrained(tmp_path).config.clip_sample is False
+
+
+DDP_SCRIPT = textwrap.dedent('''
+    import json, os, sys, torch
+    from safetensors.torch import save_file
+    from ddim_nb.models import MLPDenoiser
+    from ddim_nb.training import train, TrainConfig
+    rank = int(os.environ["RANK"])
+    torch.manual_seed(100 + rank)            # different initial weights on purpose: DDP must broadcast rank 0's
+    data = torch.randn(4000, 2, generator=torch.Generator().manual_seed(0)) * 0.5 + 1.0
+    res = train(MLPDenoiser(hidden=32, num_layers=1), data, TrainConfig(steps=150, batch_size=64, lr=3e-3, warmup_steps=5,
+                checkpoint_every=0), device="cpu", progress=False)
+    out = sys.argv[1]
+    save_file({k: v.contiguous() for k, v in res.model.state_dict().items()}, f"{out}/model{rank}.safetensors")
+    save_file({k: v.contiguous() for k, v in res.ema_model.state_dict().items()}, f"{out}/ema{rank}.safetensors")
+    json.dump(res.losses, open(f"{out}/losses{rank}.json", "w"))
+''')
+
+
+def test_ddp_two_processes_gloo(tmp_path):
+    "torchrun, 2 CPU processes, gloo: the loss goes down and both ranks end with identical weights (and EMA)."
+    from safetensors.torch import load_file
+    script = tmp_path / "ddp_train.py"
+    script.write_text(DDP_SCRIPT)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script), str(tmp_path)],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for kind in ("model", "ema"):
+        w0, w1 = (load_file(str(tmp_path / f"{kind}{r}.safetensors")) for r in (0, 1))
+        assert w0.keys() == w1.keys() and all(torch.equal(w0[k], w1[k]) for k in w0), kind
+    l0, l1 = (json.loads((tmp_path / f"losses{r}.json").read_text()) for r in (0, 1))
+    assert l0 != l1                                   # each rank trained on its own batches
+    for l in (l0, l1): assert sum(l[-30:]) < 0.8 * sum(l[:30])
+
+
+def test_cli_train_and_resume(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "two_moons", "--steps", "20", "--batch-size", "32", "--out", str(out), "--no-progress"]) == 0
+    assert "trained 20 steps" in capsys.readouterr().out
+    assert main(["train", "--dataset", "two_moons", "--steps", "30", "--batch-size", "32", "--out", str(out), "--resume", "--no-progress"]) == 0
+    assert json.loads((out / CHECKPOINT_DIR / "trainer_state.json").read_text())["step"] == 30
+    assert (out / "loss.png").stat().st_size > 0 and (out / "model_index.json").exists()
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["train"], "--preset NAME or --dataset NAME"),
+    (["train", "--dataset", "cifar10"], "--data-dir is required"),
+    (["train", "--dataset", "folder", "--data-dir", "/nonexistent/folder"], "not found"),
+    (["train", "--dataset", "two_moons", "--steps", "0"], "`steps` must be >= 1"),
+])
+def test_cli_errors_are_one_line(argv, match, capsys):
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("ddim-nb train: error:") and "\n" not in err and match in err
+
+
+def test_cli_help_lists_every_option():
+    out = subprocess.run([sys.executable, "-m", "ddim_nb.cli", "train", "--help"], capture_output=True, text=True).stdout
+    for opt in ("--preset", "--dataset", "--data-dir", "--steps", "--batch-size", "--lr", "--out", "--resume", "--device", "--seed"):
+        assert opt in out
