@@ -56,6 +56,8 @@ def train_command(args)->int:
                                        checkpoint_every=args.checkpoint_every).items() if v is not None}
     cfg = TrainConfig(**{**spec["config"], **overrides, "bf16": args.bf16, "compile": args.compile})
     data = load_training_data(dataset, args.data_dir, args.image_size, args.channels, seed=cfg.seed)
+    if data.ndim == 2 and "clip_sample" not in spec["config"]:   # points are not confined to [-1, 1] like pixels
+        cfg = TrainConfig(**{**asdict(cfg), "clip_sample": False})
     model_spec = spec["model"] if spec["model"] is not None else default_model_spec(data[0])
     torch.manual_seed(cfg.seed)                               # the initial weights
     model = build_model(model_spec)

@@ -4,8 +4,8 @@
 
 # %% ../nbs/05_training.ipynb #2c913ec8
 from __future__ import annotations
-import copy, json, math, os, shutil, time
-from dataclasses import dataclass, asdict, field
+import copy, json, os, shutil, time
+from dataclasses import dataclass, asdict
 from pathlib import Path
 import torch
 from torch import nn, Tensor
@@ -15,7 +15,8 @@ from .scheduler import DDIMScheduler, PREDICTION_TYPES, get_velocity, _check_num
 
 # %% auto #0
 __all__ = ['CHECKPOINT_DIR', 'PRESETS', 'diffusion_loss', 'EMA', 'save_checkpoint', 'load_checkpoint', 'TrainConfig',
-           'init_distributed', 'TrainResult', 'train', 'save_model_folder', 'build_model', 'preset']
+           'init_distributed', 'TrainResult', 'train', 'save_model_folder', 'build_model', 'preset', 'pretrained_dir',
+           'available_pretrained', 'pretrained_path']
 
 # %% ../nbs/05_training.ipynb #8bede172
 def diffusion_loss(model,                      # any network with the contract model(x_t, t).sample
@@ -125,6 +126,7 @@ class TrainConfig:
     prediction_type:str="epsilon"   # network target: 'epsilon', 'sample' or 'v_prediction'
     num_train_timesteps:int=1000    # T of the noise schedule
     beta_schedule:str="linear"      # schedule of the DDIMScheduler saved with the model
+    clip_sample:bool=True           # the saved scheduler clips x̂_0 to [-1, 1]: right for images, wrong for 2-D points
     seed:int=0                      # everything random derives from it (and the step, and the rank)
     checkpoint_every:int=500        # steps between checkpoints (0 = only at the end)
     bf16:bool=False                 # bf16 autocast (CUDA only; ignored on CPU)
@@ -141,7 +143,7 @@ class TrainConfig:
     def scheduler(self)->DDIMScheduler:
         "The noise schedule the model is trained on, as the scheduler it will be sampled with."
         return DDIMScheduler(num_train_timesteps=self.num_train_timesteps, beta_schedule=self.beta_schedule,
-                             prediction_type=self.prediction_type)
+                             prediction_type=self.prediction_type, clip_sample=self.clip_sample)
 
 # %% ../nbs/05_training.ipynb #6f76afc2
 def init_distributed(device=None)->tuple:
@@ -250,7 +252,8 @@ PRESETS = {
                    config=dict(steps=4000, batch_size=128, lr=2e-3, warmup_steps=200, ema_decay=0.999, seed=0)),
     "swissroll": dict(dataset="swiss_roll",
                       model=dict(cls="MLPDenoiser", in_channels=2, hidden=128, num_layers=3),
-                      config=dict(steps=6000, batch_size=256, lr=1e-3, warmup_steps=100, ema_decay=0.995, seed=0)),
+                      config=dict(steps=6000, batch_size=256, lr=1e-3, warmup_steps=100, ema_decay=0.995, seed=0,
+                                  clip_sample=False)),
 }
 
 # %% ../nbs/05_training.ipynb #7aa515fa
@@ -266,3 +269,21 @@ def preset(name:str)->dict:
     "The preset called `name`: {'dataset', 'model', 'config'} (copies, safe to modify)."
     _check_choice("preset", name, tuple(PRESETS))
     return copy.deepcopy(PRESETS[name])
+
+# %% ../nbs/05_training.ipynb #a4337b7b
+def pretrained_dir()->Path:
+    "The folder inside the installed package that holds the shipped models."
+    import importlib.util
+    return Path(importlib.util.find_spec("ddim_nb").origin).parent / "pretrained"
+
+def available_pretrained()->list:
+    "Names of the shipped models (and of the digit classifier the metrics use)."
+    d = pretrained_dir()
+    return sorted(p.name for p in d.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))) if d.is_dir() else []
+
+def pretrained_path(name:str)->Path:
+    "The folder of the shipped model `name`; a clear error lists the names that exist."
+    names = available_pretrained()
+    if name not in names:
+        raise ValueError(f"no shipped model called {name!r}: available are " + (", ".join(repr(n) for n in names) or "none"))
+    return pretrained_dir() / name

@@ -1,6 +1,5 @@
 "Training: the objective, EMA, checkpoints that resume exactly, NaN handling, DDP under torchrun, and the CLI."
 import json, os, subprocess, sys, textwrap
-from pathlib import Path
 import pytest
 import torch
 from ddim_nb.models import MLPDenoiser, UNet2DModel

@@ -1,0 +1,79 @@
+"The shipped models: present, small, loadable by name, and good (graded by the shipped classifier)."
+import json
+import pytest
+import torch
+from ddim_nb.training import available_pretrained, pretrained_path, pretrained_dir
+from ddim_nb.models import UNet2DModel, MLPDenoiser
+from ddim_nb.scheduler import DDIMScheduler
+from ddim_nb.metrics import load_digit_classifier, classifier_scores, energy_distance
+
+
+def sample(unet, sched, n, steps, seed=0, shape=None):
+    sched.set_timesteps(steps)
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn((n,) + tuple(shape), generator=g)
+    with torch.no_grad():
+        for t in sched.timesteps: x = sched.step(unet(x, t).sample, t, x, eta=0.0).prev_sample
+    return x
+
+
+def test_names():
+    assert available_pretrained() == ["digit_classifier", "digits", "swissroll"]
+    with pytest.raises(ValueError, match="no shipped model called 'mnist': available are 'digit_classifier', 'digits', 'swissroll'"):
+        pretrained_path("mnist")
+
+
+@pytest.mark.parametrize("name", ["digit_classifier", "digits", "swissroll"])
+def test_small_and_json_or_safetensors_only(name):
+    files = [p for p in pretrained_path(name).rglob("*") if p.is_file()]
+    assert sum(p.stat().st_size for p in files) <= 5 * 2**20
+    assert {p.suffix for p in files} <= {".json", ".safetensors"}
+
+
+@pytest.mark.parametrize("name, cls", [("digits", UNet2DModel), ("swissroll", MLPDenoiser)])
+def test_pipeline_layout(name, cls):
+    folder = pretrained_path(name)
+    index = json.loads((folder / "model_index.json").read_text())
+    assert index["unet"] == ["ddim_nb", cls.__name__]
+    assert isinstance(cls.from_pretrained(folder, subfolder="unet"), cls)
+    DDIMScheduler.from_pretrained(folder)
+    log = json.loads((folder / "train_log.json").read_text())
+    assert log["command"].startswith(f"ddim-nb train --preset {name}") and len(log["losses"]) == log["config"]["steps"]
+
+
+def test_digits_samples_are_recognisable_digits_of_every_class():
+    unet = UNet2DModel.from_pretrained(pretrained_path("digits"), subfolder="unet")
+    x = sample(unet, DDIMScheduler.from_pretrained(pretrained_path("digits")), 300, 25, shape=(1, 8, 8)).clamp(-1, 1)
+    s = classifier_scores(load_digit_classifier(), x)
+    assert s["confidence"] > 0.85, s["confidence"]
+    assert (s["histogram"] >= 10).all(), s["histogram"]
+
+
+def test_swissroll_samples_match_fresh_data():
+    from ddim_nb.data import swiss_roll
+    unet = MLPDenoiser.from_pretrained(pretrained_path("swissroll"), subfolder="unet")
+    x = sample(unet, DDIMScheduler.from_pretrained(pretrained_path("swissroll")), 2000, 50, shape=(2,))
+    real, real2 = (swiss_roll(2000, torch.Generator().manual_seed(s)) for s in (1, 3))
+    noise = torch.randn(2000, 2, generator=torch.Generator().manual_seed(2))
+    floor, ed = energy_distance(real2, real), energy_distance(x, real)
+    assert ed < 3 * floor and ed < 0.25 * energy_distance(noise, real), (ed, floor)
+
+
+def test_2d_model_scheduler_does_not_clip():
+    "Clipping x̂_0 to [-1, 1] is for images; unit-variance 2-D points would be folded inwards."
+    assert DDIMScheduler.from_pretrained(pretrained_path("swissroll")).config.clip_sample is False
+    assert DDIMScheduler.from_pretrained(pretrained_path("digits")).config.clip_sample is True
+
+
+def test_classifier_held_out_accuracy():
+    pytest.importorskip("sklearn")
+    from ddim_nb.data import load_digits_dataset
+    x, y = load_digits_dataset("test")
+    with torch.no_grad(): acc = (load_digit_classifier()(x).argmax(-1) == y).float().mean().item()
+    assert acc > 0.95
+
+
+def test_pretrained_dir_is_inside_the_package():
+    import ddim_nb
+    from pathlib import Path
+    assert pretrained_dir() == Path(ddim_nb.__file__).parent / "pretrained"
