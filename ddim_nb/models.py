@@ -231,7 +231,7 @@ class UNet2DModel(ModelMixin):
         out = self.conv_out(F.silu(self.norm_out(h)))                                     # (B, out_channels, H, W)
         return UNet2DOutput(sample=out) if return_dict else (out,)
 
-# %% ../nbs/03_models.ipynb #dc663cf2
+# %% ../nbs/03_models.ipynb #585a9ddb
 class MLPDenoiser(ModelMixin):
     "An MLP ε-predictor for points (B, in_channels), with the same calling contract as `UNet2DModel`."
     def __init__(self, in_channels:int=2,    # dimension of a point
