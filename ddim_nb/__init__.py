@@ -10,6 +10,7 @@ _exports = {
     "DDIMScheduler": "scheduler", "DDPMScheduler": "scheduler", "SchedulerOutput": "scheduler",
     "DDIMSchedulerOutput": "scheduler", "DDPMSchedulerOutput": "scheduler",
     "UNet2DModel": "models", "MLPDenoiser": "models",
+    "DDIMPipeline": "pipeline", "ImagePipelineOutput": "pipeline",
 }
 __all__ = list(_exports)
 

@@ -239,8 +239,11 @@ def save_model_folder(folder,                 # created if needed
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     _unwrap(unet).save_pretrained(folder / "unet")
     scheduler.save_pretrained(folder / "scheduler")
+    net = _unwrap(unet)
     index = {"_class_name": "DDIMPipeline", "_diffusers_version": DIFFUSERS_FORMAT_VERSION,
-             "scheduler": ["ddim_nb", type(scheduler).__name__], "unet": ["ddim_nb", type(_unwrap(unet)).__name__]}
+             "scheduler": ["ddim_nb", type(scheduler).__name__],
+             "unet": [type(net).__module__.split(".")[0], type(net).__name__]}      # 'ddim_nb' or 'diffusers'
+
     (folder / "model_index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
     return folder
 

@@ -25,7 +25,7 @@ def render(nb_path=ROOT / "nbs" / "index.ipynb") -> str:
         if code: parts.append(f"```python\n{code}\n```")
         out = []
         for o in cell.get("outputs", []):
-            if o["output_type"] == "stream": out.append("".join(o["text"]))
+            if o["output_type"] == "stream" and o.get("name") == "stdout": out.append("".join(o["text"]))   # not progress bars
             elif "data" in o and "text/plain" in o["data"]: out.append("".join(o["data"]["text/plain"]) + "\n")
         if out: parts.append("```\n" + "".join(out).rstrip("\n") + "\n```")
     text = "\n\n".join(parts) + "\n"

@@ -1,0 +1,79 @@
+"The `ddim-nb` command: the README's main job, sample outputs, one-line errors, help."
+import os, subprocess, sys
+from pathlib import Path
+import numpy as np
+import pytest
+from PIL import Image
+from ddim_nb.cli import main, image_grid
+
+BIN = Path(sys.executable).parent / "ddim-nb"
+
+
+def test_readme_main_job_writes_a_grid_of_digits(tmp_path):
+    "`ddim-nb sample --out samples.png`, as the README runs it: the console script, offline, from another folder."
+    if not BIN.exists(): pytest.skip("the ddim-nb console script is not installed next to this Python")
+    proc = subprocess.run([str(BIN), "sample", "--out", "samples.png", "--no-progress"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert proc.returncode == 0, proc.stderr
+    assert "wrote 64 samples" in proc.stdout
+    im = Image.open(tmp_path / "samples.png")
+    assert im.size == (292, 292) and im.mode == "L"
+    assert np.asarray(im).std() > 40          # digits on a background, not a flat image
+
+
+def test_sample_npy_images_and_points(tmp_path, capsys):
+    assert main(["sample", "--n", "5", "--steps", "10", "--out", str(tmp_path / "d.npy"), "--no-progress"]) == 0
+    x = np.load(tmp_path / "d.npy")
+    assert x.shape == (5, 8, 8, 1) and 0 <= x.min() and x.max() <= 1
+    assert main(["sample", "--model", "swissroll", "--n", "50", "--steps", "10", "--out", str(tmp_path / "p.npy"), "--no-progress"]) == 0
+    assert np.load(tmp_path / "p.npy").shape == (50, 2)
+    assert main(["sample", "--model", "swissroll", "--n", "50", "--steps", "10", "--out", str(tmp_path / "p.png"), "--no-progress"]) == 0
+    assert Image.open(tmp_path / "p.png").size[0] > 100
+
+
+def test_same_seed_same_file(tmp_path):
+    for name in ("a.npy", "b.npy"):
+        assert main(["sample", "--n", "3", "--steps", "10", "--seed", "7", "--out", str(tmp_path / name), "--no-progress"]) == 0
+    assert np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+
+
+def test_sample_from_a_trained_folder(tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", "--dataset", "eight_gaussians", "--steps", "10", "--batch-size", "16", "--out", str(run), "--no-progress"]) == 0
+    assert main(["sample", "--model", str(run), "--n", "4", "--steps", "5", "--out", str(tmp_path / "x.npy"), "--no-progress"]) == 0
+    assert np.load(tmp_path / "x.npy").shape == (4, 2)
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["sample", "--model", "cifar10", "--out", "x.png"], "shipped models are 'digits', 'swissroll'"),
+    (["sample", "--out", "samples.jpg"], "--out must end in .png or .npy"),
+    (["sample", "--out", "/nonexistent/folder/x.png"], "the folder /nonexistent/folder does not exist"),
+    (["sample", "--n", "0", "--out", "x.png"], "--n must be >= 1"),
+    (["sample", "--steps", "0", "--out", "x.png"], "`num_inference_steps` must be between 1 and 1000"),
+    (["sample", "--steps", "5000", "--out", "x.png"], "`num_inference_steps` must be between 1 and 1000"),
+    (["sample", "--eta", "-1", "--out", "x.png"], "`eta` must be >= 0"),
+])
+def test_sample_errors_are_one_line(argv, match, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("ddim-nb sample: error:") and "\n" not in err and match in err, err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == 2
+    assert "sample" in capsys.readouterr().out
+
+
+def test_sample_help():
+    out = subprocess.run([sys.executable, "-m", "ddim_nb.cli", "sample", "--help"], capture_output=True, text=True).stdout
+    for opt in ("--model", "--steps", "--eta", "--n", "--seed", "--device", "--out"): assert opt in out
+
+
+def test_image_grid_layout():
+    ims = np.zeros((5, 2, 3, 1), dtype=np.float32)
+    g = image_grid(ims, scale=1)
+    assert g.size == (3 * 4 + 1, 2 * 3 + 1)           # 3 columns of 3 px + gaps, 2 rows of 2 px + gaps
+    a = np.asarray(g)
+    assert a[0, 0] == 255 and a[1, 1] == 0            # gap is white, image pixel black
