@@ -11,6 +11,7 @@ _exports = {
     "DDIMSchedulerOutput": "scheduler", "DDPMSchedulerOutput": "scheduler",
     "UNet2DModel": "models", "MLPDenoiser": "models",
     "DDIMPipeline": "pipeline", "ImagePipelineOutput": "pipeline",
+    "DDIMInverseScheduler": "inversion",
 }
 __all__ = list(_exports)
 

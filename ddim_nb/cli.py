@@ -8,8 +8,8 @@ import argparse, sys
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['DATASETS', 'load_training_data', 'default_model_spec', 'train_command', 'image_grid', 'sample_command',
-           'build_parser', 'main']
+__all__ = ['DATASETS', 'load_training_data', 'default_model_spec', 'train_command', 'image_grid', 'sample_command', 'read_image',
+           'reconstruct_command', 'interpolate_command', 'build_parser', 'main']
 
 # %% ../nbs/cli.ipynb #55dc4a3a
 DATASETS = ("digits", "swiss_roll", "two_moons", "eight_gaussians", "checkerboard", "mnist", "fashion_mnist", "cifar10", "folder")
@@ -144,6 +144,72 @@ def _scatter(points, path, title):
     fig.tight_layout(); fig.savefig(path, dpi=100); plt.close(fig)
 
 # %% ../nbs/cli.ipynb #a24db74c
+def read_image(path, channels:int, size:int):
+    "One image file → a (1, channels, size, size) tensor in [-1, 1]; refuses other sizes with a clear message."
+    import numpy as np, torch
+    from PIL import Image, UnidentifiedImageError
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f"image not found: {path}")
+    try: im = Image.open(path); im.load()
+    except (UnidentifiedImageError, OSError) as e: raise ValueError(f"cannot read {path} as an image: {e}") from None
+    if im.size != (size, size):
+        raise ValueError(f"{path.name} is {im.width}×{im.height} but the model takes {size}×{size} images: resize it first")
+    a = np.asarray(im.convert("L" if channels == 1 else "RGB"), dtype=np.float32) / 127.5 - 1   # [0, 255] → [-1, 1]
+    t = torch.from_numpy(a)
+    return (t[None, None] if channels == 1 else t.permute(2, 0, 1)[None]).contiguous()
+
+# %% ../nbs/cli.ipynb #9b07e4a2
+def _image_pipeline(model, device):
+    from ddim_nb.pipeline import DDIMPipeline
+    pipe = DDIMPipeline.from_pretrained(model, device=device)
+    if pipe.unet.config.sample_size is None or getattr(pipe.unet.config, "hidden", None) is not None:
+        raise ValueError(f"{model!r} samples points, not images: reconstruct and interpolate need an image model")
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+def reconstruct_command(args)->int:
+    "Run `ddim-nb reconstruct`: image → latent x_T → image, printing the error."
+    import torch
+    from ddim_nb.inversion import reconstruct
+    out = _check_output_path(args.out, (".png",))
+    pipe = _image_pipeline(args.model, args.device)
+    c, s = pipe.unet.config.in_channels, pipe.unet.config.sample_size
+    x0 = read_image(args.image, c, s)
+    rec = reconstruct(pipe, x0, args.steps)
+    mse = ((rec.clamp(-1, 1) - x0) / 2).pow(2).mean().item()                 # per dimension, on the [0, 1] scale
+    pair = torch.cat([x0, rec.clamp(-1, 1)], dim=-1)                          # original | reconstruction
+    image_grid((pair / 2 + 0.5).permute(0, 2, 3, 1).numpy(), ncols=1, scale=args.scale).save(out)
+    print(f"reconstruction MSE per dimension ([0, 1] scale): {mse:.6f} with {args.steps} DDIM steps; wrote {out} (original | reconstruction)")
+    return 0
+
+def interpolate_command(args)->int:
+    "Run `ddim-nb interpolate` between two seeds or two image files."
+    import numpy as np, torch
+    from ddim_nb.inversion import slerp, lerp, ode_pipeline
+    out = _check_output_path(args.out, (".png", ".gif", ".npy"))
+    if args.frames < 2: raise ValueError(f"--frames must be >= 2, got {args.frames}")
+    if (args.seeds is None) == (args.images is None): raise ValueError("give exactly one of --seeds A B or --images A.png B.png")
+    pipe = _image_pipeline(args.model, args.device)
+    c, s = pipe.unet.config.in_channels, pipe.unet.config.sample_size
+    if args.seeds is not None:
+        x_a, x_b = (torch.randn(1, c, s, s, generator=torch.Generator().manual_seed(k)) for k in args.seeds)
+    else:   # encode both images; decode along the same ODE so that the end frames reconstruct them
+        x_a, x_b = (pipe.invert(read_image(p, c, s), args.steps) for p in args.images)
+        pipe = ode_pipeline(pipe)
+    lam = torch.linspace(0, 1, args.frames)
+    mix = slerp if args.method == "slerp" else lerp
+    latents = torch.cat([mix(x_a, x_b, float(l)) for l in lam])               # (frames, C, H, W)
+    frames = pipe(batch_size=args.frames, latents=latents, num_inference_steps=args.steps, output_type="np").images
+    if out.suffix.lower() == ".npy": np.save(out, frames)
+    elif out.suffix.lower() == ".png": image_grid(frames, ncols=args.frames, scale=args.scale).save(out)
+    else:
+        ims = [image_grid(f[None], ncols=1, pad=0, scale=args.scale * 4) for f in frames]
+        ims = ims + ims[-2:0:-1]                                                # there and back again
+        ims[0].save(out, save_all=True, append_images=ims[1:], duration=120, loop=0)
+    print(f"wrote {args.frames} frames ({args.method}, {args.steps} DDIM steps) to {out}")
+    return 0
+
+# %% ../nbs/cli.ipynb #fbcbf34f
 def build_parser()->argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ddim-nb", description="Denoising Diffusion Implicit Models: train and sample.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -179,9 +245,31 @@ def build_parser()->argparse.ArgumentParser:
     s.add_argument("--scale", type=int, default=4, help="enlarge each pixel of the PNG grid this many times (default 4)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=sample_command)
+    r = sub.add_parser("reconstruct", help="encode an image into its latent x_T and decode it back, printing the error",
+                       description="DDIM inversion and back. Example: ddim-nb reconstruct digit.png --out recon.png")
+    r.add_argument("image", help="an image file of the model's size (8×8 for the digits model)")
+    r.add_argument("--model", default="digits", help="a shipped image model or a pipeline folder (default: digits)")
+    r.add_argument("--steps", type=int, default=50, help="DDIM steps each way (default 50)")
+    r.add_argument("--out", default="reconstruction.png", help="PNG with the original and the reconstruction side by side")
+    r.add_argument("--scale", type=int, default=8, help="enlarge each pixel this many times (default 8)")
+    r.add_argument("--device", default=None, help="cpu, cuda, ... (default: CPU)")
+    r.set_defaults(func=reconstruct_command)
+    i = sub.add_parser("interpolate", help="interpolate between two seeds or two encoded images",
+                       description="Slerp (or lerp) between two latents x_T and decode every frame with DDIM. "
+                                   "Example: ddim-nb interpolate --seeds 0 1 --frames 9 --out interp.gif")
+    i.add_argument("--seeds", type=int, nargs=2, metavar=("A", "B"), help="two noise seeds")
+    i.add_argument("--images", nargs=2, metavar=("A.png", "B.png"), help="two image files of the model's size (encoded first)")
+    i.add_argument("--frames", type=int, default=9, help="frames including both ends (default 9)")
+    i.add_argument("--method", choices=["slerp", "lerp"], default="slerp", help="spherical (default) or linear interpolation")
+    i.add_argument("--model", default="digits", help="a shipped image model or a pipeline folder (default: digits)")
+    i.add_argument("--steps", type=int, default=50, help="DDIM steps (default 50)")
+    i.add_argument("--out", default="interpolation.png", help="output: .png (a row of frames), .gif (an animation) or .npy")
+    i.add_argument("--scale", type=int, default=4, help="enlarge each pixel this many times (default 4)")
+    i.add_argument("--device", default=None, help="cpu, cuda, ... (default: CPU)")
+    i.set_defaults(func=interpolate_command)
     return p
 
-# %% ../nbs/cli.ipynb #9b07e4a2
+# %% ../nbs/cli.ipynb #c3513b18
 def main(argv=None)->int:
     "Entry point of the `ddim-nb` command; returns the exit status."
     parser = build_parser()
@@ -193,6 +281,6 @@ def main(argv=None)->int:
     except (ValueError, TypeError, FileNotFoundError, NotADirectoryError, PermissionError, ImportError, FloatingPointError) as e:
         print(f"ddim-nb {args.command}: error: {e}", file=sys.stderr); return 1
 
-# %% ../nbs/cli.ipynb #fbcbf34f
+# %% ../nbs/cli.ipynb #3c9ca1e0
 #| eval: false
 if __name__ == "__main__": sys.exit(main())

@@ -112,6 +112,11 @@ class DDIMPipeline:
                 if output_type == "pil": images = to_pil(images)
         return ImagePipelineOutput(images=images) if return_dict else (images,)
 
+    def invert(self, images:Tensor, num_inference_steps:int=50, callback=None)->Tensor:
+        "Encode images in [-1, 1] (B, C, H, W) into latents x_T by running the DDIM ODE forwards (inversion chapter)."
+        from ddim_nb.inversion import ddim_invert
+        return ddim_invert(self.unet, self.scheduler, images, num_inference_steps, callback)
+
     def save_pretrained(self, save_directory)->Path:
         "Write `model_index.json`, `unet/` and `scheduler/` (diffusers' pipeline layout)."
         from ddim_nb.training import save_model_folder

@@ -77,3 +77,58 @@ def test_image_grid_layout():
     assert g.size == (3 * 4 + 1, 2 * 3 + 1)           # 3 columns of 3 px + gaps, 2 rows of 2 px + gaps
     a = np.asarray(g)
     assert a[0, 0] == 255 and a[1, 1] == 0            # gap is white, image pixel black
+
+
+def _digit_png(path, index=0):
+    "A held-out digit written as an 8×8 grayscale PNG."
+    pytest.importorskip("sklearn")
+    from ddim_nb.data import load_digits_dataset
+    x = load_digits_dataset("test")[0][index, 0]
+    Image.fromarray(((x + 1) * 127.5).round().clamp(0, 255).byte().numpy(), mode="L").save(path)
+    return path
+
+
+def test_reconstruct_prints_the_error(tmp_path, capsys):
+    img = _digit_png(tmp_path / "digit.png")
+    assert main(["reconstruct", str(img), "--steps", "20", "--out", str(tmp_path / "r.png")]) == 0
+    out = capsys.readouterr().out
+    assert "reconstruction MSE per dimension" in out
+    mse = float(out.split(":")[1].split()[0])
+    assert 0 <= mse < 0.02
+    assert Image.open(tmp_path / "r.png").size == (8 * (16 + 2), 8 * (8 + 2))
+
+
+@pytest.mark.parametrize("suffix", [".png", ".gif", ".npy"])
+def test_interpolate_two_seeds(tmp_path, suffix, capsys):
+    out = tmp_path / f"i{suffix}"
+    assert main(["interpolate", "--seeds", "0", "1", "--frames", "5", "--steps", "10", "--out", str(out)]) == 0
+    assert "wrote 5 frames" in capsys.readouterr().out
+    if suffix == ".npy": assert np.load(out).shape == (5, 8, 8, 1)
+    elif suffix == ".gif": assert Image.open(out).n_frames == 8     # there and back again
+    else: assert Image.open(out).size == (4 * (5 * 9 + 1), 4 * 10)
+
+
+def test_interpolate_two_images_starts_and_ends_near_them(tmp_path):
+    a, b = _digit_png(tmp_path / "a.png", 0), _digit_png(tmp_path / "b.png", 1)
+    assert main(["interpolate", "--images", str(a), str(b), "--frames", "3", "--steps", "50", "--out", str(tmp_path / "f.npy")]) == 0
+    f = np.load(tmp_path / "f.npy")[..., 0]
+    ref_a, ref_b = (np.asarray(Image.open(p), dtype=np.float32) / 255 for p in (a, b))
+    assert np.abs(f[0] - ref_a).mean() < 0.1 and np.abs(f[-1] - ref_b).mean() < 0.1
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["reconstruct", "missing.png"], "image not found: missing.png"),
+    (["reconstruct", "big.png"], "big.png is 28×28 but the model takes 8×8 images"),
+    (["reconstruct", "notimage.png"], "cannot read notimage.png as an image"),
+    (["reconstruct", "big.png", "--model", "swissroll"], "samples points, not images"),
+    (["interpolate", "--frames", "5"], "give exactly one of --seeds A B or --images A.png B.png"),
+    (["interpolate", "--seeds", "0", "1", "--frames", "1"], "--frames must be >= 2"),
+    (["interpolate", "--seeds", "0", "1", "--out", "x.jpg"], "--out must end in .png or .gif or .npy"),
+])
+def test_inversion_command_errors(argv, match, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Image.new("L", (28, 28)).save("big.png")
+    Path("notimage.png").write_bytes(b"not an image")
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert "error:" in err and "\n" not in err and match in err, err

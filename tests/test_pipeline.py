@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from ddim_nb import DDIMPipeline, DDIMScheduler, DDPMScheduler, UNet2DModel, MLPDenoiser
+from ddim_nb import DDIMPipeline, DDIMScheduler, DDPMScheduler, UNet2DModel
 from ddim_nb.pipeline import ImagePipelineOutput
 
 
