@@ -96,10 +96,7 @@ def test_inverse_then_forward_is_identity_for_constant_eps():
 
 @pytest.fixture(scope="module")
 def pipe():
-    p = ddim_nb.DDIMPipeline.from_pretrained("digits") if hasattr(ddim_nb, "DDIMPipeline") else None
-    if p is None:
-        from ddim_nb.pipeline import DDIMPipeline
-        p = DDIMPipeline.from_pretrained("digits")
+    p = ddim_nb.DDIMPipeline.from_pretrained("digits")
     p.set_progress_bar_config(disable=True)
     return p
 
