@@ -81,7 +81,6 @@ def test_image_grid_layout():
 
 def _digit_png(path, index=0):
     "A held-out digit written as an 8×8 grayscale PNG."
-    pytest.importorskip("sklearn")
     from ddim_nb.data import load_digits_dataset
     x = load_digits_dataset("test")[0][index, 0]
     Image.fromarray(((x + 1) * 127.5).round().clamp(0, 255).byte().numpy(), mode="L").save(path)

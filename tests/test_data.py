@@ -4,6 +4,8 @@ Each reader is fed files written by this module in the real formats (IDX plain a
 written by Pillow); nothing is downloaded. The whole file runs in a few seconds on a CPU.
 """
 import gzip
+import subprocess
+import sys
 import math
 import struct
 
@@ -111,10 +113,9 @@ def test_toy_bad_inputs():
     with pytest.raises(TypeError, match="`generator` must be None or a torch.Generator"): checkerboard(3, generator=0)
 
 
-# --- sklearn digits ----------------------------------------------------------------------------------------
+# --- the shipped digits -----------------------------------------------------------------------------------------
 
 def test_digits_split():
-    pytest.importorskip("sklearn")
     xtr, ytr = load_digits_dataset("train")
     xte, yte = load_digits_dataset("test")
     xall, yall = load_digits_dataset("all")
@@ -132,10 +133,19 @@ def test_digits_split():
     assert ite[:8].tolist() == [1, 2, 5, 7, 18, 20, 24, 25]                       # the split is pinned
 
 
-def test_digits_pixel_scaling():
+def test_shipped_digits_are_scikit_learns():
+    "The shipped file holds exactly scikit-learn's load_digits() (images and labels, same order), scaled p/8 - 1."
     sk = pytest.importorskip("sklearn.datasets")
-    x, _ = load_digits_dataset("all")
-    assert torch.equal(x[:, 0], torch.as_tensor(sk.load_digits().images, dtype=torch.float32) / 8 - 1)
+    x, y = load_digits_dataset("all")
+    bunch = sk.load_digits()
+    assert torch.equal(x[:, 0], torch.as_tensor(bunch.images, dtype=torch.float32) / 8 - 1)
+    assert torch.equal(y, torch.as_tensor(bunch.target, dtype=torch.int64))
+
+
+def test_digits_need_no_scikit_learn():
+    "Loading the digits never imports scikit-learn (it is a dev-only dependency)."
+    code = "import sys; from ddim_nb.data import load_digits_dataset; load_digits_dataset('test'); assert 'sklearn' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_digits_bad_split():

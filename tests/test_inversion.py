@@ -103,7 +103,6 @@ def pipe():
 
 @pytest.fixture(scope="module")
 def digits():
-    pytest.importorskip("sklearn", reason="the digits data set needs scikit-learn")
     from ddim_nb.data import load_digits_dataset
     return load_digits_dataset("test")[0][:8]
 

@@ -66,7 +66,6 @@ def test_2d_model_scheduler_does_not_clip():
 
 
 def test_classifier_held_out_accuracy():
-    pytest.importorskip("sklearn")
     from ddim_nb.data import load_digits_dataset
     x, y = load_digits_dataset("test")
     with torch.no_grad(): acc = (load_digit_classifier()(x).argmax(-1) == y).float().mean().item()
