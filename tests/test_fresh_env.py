@@ -58,4 +58,5 @@ def test_every_notebook_runs_with_only_the_package(fresh_python):
     with ThreadPoolExecutor(2) as ex: results = list(ex.map(run, halves))
     errors = "\n".join(r.stderr for r in results if r.returncode)
     assert not errors, errors
-    assert sum(int(r.stdout.split()[1]) for r in results) == len(nbs)
+    ran = [r.stdout.strip().splitlines()[-1] for r in results]          # "ran N notebooks, 0 failed"
+    assert sum(int(line.split()[1]) for line in ran) == len(nbs), ran
