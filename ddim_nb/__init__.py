@@ -12,6 +12,7 @@ _exports = {
     "UNet2DModel": "models", "MLPDenoiser": "models",
     "DDIMPipeline": "pipeline", "ImagePipelineOutput": "pipeline",
     "DDIMInverseScheduler": "inversion",
+    "DPMSolverMultistepScheduler": "solvers",
 }
 __all__ = list(_exports)
 
