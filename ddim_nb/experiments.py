@@ -93,7 +93,14 @@ def quality_table(unet, scheduler:DDIMScheduler, classifier, reference:Tensor,
                          classes=int((sc["histogram"] > 0).sum()), seconds=seconds, n=n, seed=seed))
     return rows
 
-def _eta_name(eta)->str: return "σ̂" if eta == "sigma_hat" else f"{eta:g}"
+def _eta_name(eta)->str:
+    "How a row is labelled: σ̂ for 'sigma_hat', numbers as 0.2, other labels as they are."
+    return "σ̂" if eta == "sigma_hat" else eta if isinstance(eta, str) else f"{eta:g}"
+
+def _pad(text:str, width:int)->str:
+    "Left-justify `text` to `width` columns (combining marks, as in σ̂, take none)."
+    import unicodedata
+    return text + " " * (width - sum(not unicodedata.combining(ch) for ch in text))
 
 def format_table(rows:list, value:str="fid", spread:str=None, fmt:str="{:.2f}")->str:
     "Lay `rows` out as a table: one line per η, one column per S, showing `value` (± `spread`)."
@@ -101,9 +108,11 @@ def format_table(rows:list, value:str="fid", spread:str=None, fmt:str="{:.2f}")-
     steps = list(dict.fromkeys(r["steps"] for r in rows))
     cell = {(r["eta"], r["steps"]): r for r in rows}
     w = max(len(fmt.format(r[value])) + (3 + len(fmt.format(r[spread])) if spread else 0) for r in rows) + 2
-    lines = ["η".ljust(6) + "".join(f"S={S}".rjust(w) for S in steps)]
+    w = max(w, max(len(f"S={S}") for S in steps) + 2)
+    w0 = max(len(_eta_name(e)) for e in etas) + 2
+    lines = [_pad("η", w0) + "".join(f"S={S}".rjust(w) for S in steps)]
     for e in etas:
-        line = _eta_name(e).ljust(7 if e == "sigma_hat" else 6)   # σ̂ is two code points, one column
+        line = _pad(_eta_name(e), w0)
         for S in steps:
             r = cell.get((e, S))
             txt = "" if r is None else fmt.format(r[value]) + (f" ± {fmt.format(r[spread])}" if spread else "")
@@ -111,7 +120,7 @@ def format_table(rows:list, value:str="fid", spread:str=None, fmt:str="{:.2f}")-
         lines.append(line)
     return "\n".join(lines)
 
-# %% ../nbs/10_experiments.ipynb #2327246c
+# %% ../nbs/10_experiments.ipynb #3b934d72
 def reconstruction_table(pipe,                                 # DDIMPipeline; its scheduler's clipping is switched off
                          images:Tensor,                        # clean images (B, C, H, W) in [-1, 1]
                          steps=(10, 20, 50, 100, 200, 500, 1000),
