@@ -283,4 +283,4 @@ def main(argv=None)->int:
 
 # %% ../nbs/cli.ipynb #3c9ca1e0
 #| eval: false
-if __name__ == "__main__": sys.exit(main())
+if __name__ == "__main__" and "get_ipython" not in globals(): sys.exit(main())   # python -m ddim_nb.cli (not in a notebook)

@@ -3,14 +3,15 @@
     python nb_runner.py NOTEBOOK [NOTEBOOK ...]
 
 Used by tests/test_fresh_env.py inside a venv that holds only `pip install ddim-nb`'s dependencies, to check that a
-notebook needs nothing else. Each notebook runs in its own shell, in its own folder, with matplotlib's Agg backend;
-cells marked `#| eval: false` (never run) or `#| slow` (minutes) are skipped, as nbdev_test does. Exits 1 naming the
-first failing notebook and cell.
+notebook needs nothing else. Each notebook runs in its own shell, in its own folder, with matplotlib's Agg backend.
+Cells marked `#| slow` (minutes of sampling) are skipped, as nbdev_test does; cells marked `#| eval: false` DO run, as
+they would in Colab, which knows nothing of nbdev's directives: they must be harmless there (retraining and file
+writing sit behind a flag that is off). Exits 1 naming the first failing notebook and cell.
 """
 import json, os, sys
 from pathlib import Path
 
-SKIP = ("#| eval: false", "#| slow")
+SKIP = ("#| slow",)
 
 
 def run(path:Path)->str:
@@ -31,7 +32,8 @@ def run(path:Path)->str:
 
 if __name__ == "__main__":
     os.environ.setdefault("MPLBACKEND", "Agg")
-    failures = [f for f in (run(Path(p).resolve()) for p in sys.argv[1:]) if f]
+    paths = [Path(p).resolve() for p in sys.argv[1:]]      # before any chdir
+    failures = [f for f in map(run, paths) if f]
     for f in failures: print("FAILED", f, file=sys.stderr)
     print(f"ran {len(sys.argv) - 1} notebooks, {len(failures)} failed")
     sys.exit(1 if failures else 0)

@@ -2,8 +2,8 @@
 
 A wheel of this checkout goes into a new venv with its declared dependencies resolved by pip (torch==2.13.0 is
 installed first, as the README says, so pip does not pick a CUDA build). Then every tutorial and exercise notebook is
-run cell by cell in that venv with IPython alone (`tests/nb_runner.py`), skipping what nbdev_test skips (`slow`,
-`eval: false`). nbdev, execnb, diffusers, scikit-learn and pytest are not there, so a notebook that leans on a dev
+run cell by cell in that venv with IPython alone (`tests/nb_runner.py`), skipping only `slow` cells: `eval: false`
+cells run, as in Colab, so they must be harmless there. nbdev, execnb, diffusers, scikit-learn and pytest are not there, so a notebook that leans on a dev
 tool fails here. This is the Colab promise ("a fresh runtime with nothing but the package") checked on this machine.
 Skipped, with the reason, only when no package index is reachable to install the dependencies.
 """
