@@ -1,6 +1,6 @@
 """The paper's Tables 1 and 2 in miniature, from the command line (the same code as nbs/10_experiments.ipynb).
 
-    python benchmarks/experiments.py                        # the full tables: about 35-40 min on 2 CPU cores
+    python benchmarks/experiments.py                        # the full tables: about half an hour on 2 CPU cores
     python benchmarks/experiments.py --n 200 --steps 10 20 50 --etas 0 1 --table2-steps 10 50
     python benchmarks/experiments.py --out tables.json --device cuda
 
@@ -43,6 +43,9 @@ def main(argv=None):
     if a.table2_n > 297: p.error(f"--table2-n must be at most 297 (the held-out digits), got {a.table2_n}")
 
     import torch
+    try: device = torch.device(a.device)
+    except RuntimeError: p.error(f"--device must be a torch device such as cpu, cuda or cuda:1, got {a.device!r}")
+    if device.type == "cuda" and not torch.cuda.is_available(): p.error(f"--device {a.device}: no CUDA device here")
     from ddim_nb.pipeline import DDIMPipeline
     from ddim_nb.scheduler import DDIMScheduler
     from ddim_nb.data import load_digits_dataset

@@ -91,7 +91,9 @@ def main(argv=None):
         if not torch.cuda.is_available():
             print("no CUDA device here: nothing to measure (pass --device cpu for a smoke run)"); return
         a.device = "cuda"
-    device = torch.device(a.device)
+    try: device = torch.device(a.device)
+    except RuntimeError: p.error(f"--device must be a torch device such as cpu, cuda or cuda:1, got {a.device!r}")
+    if device.type == "cuda" and not torch.cuda.is_available(): p.error(f"--device {a.device}: no CUDA device here")
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False   # fp32 means fp32
         print(f"device: {torch.cuda.get_device_name(device)}, torch {torch.__version__}")

@@ -35,7 +35,8 @@ def test_experiments_runs(tmp_path):
 
 def test_experiments_bad_arguments():
     for args, msg in ((["--etas", "-1"], "η must be >= 0"), (["--etas", "big"], "a number >= 0 or 'sigma_hat'"),
-                      (["--n", "0"], "expected a number >= 1"), (["--table2-n", "300"], "at most 297")):
+                      (["--n", "0"], "expected a number >= 1"), (["--table2-n", "300"], "at most 297"),
+                      (["--device", "gpu0"], "--device must be a torch device")):
         out = subprocess.run([sys.executable, str(BENCH / "experiments.py"), *args], capture_output=True, text=True, timeout=120)
         assert out.returncode == 2 and msg in out.stderr, (args, out.stderr)
 
@@ -48,3 +49,5 @@ def test_gpu_script_runs_anywhere():
     assert out.stdout.count("img/s") == 12 and "bf16 + channels_last" in out.stdout and "cifar-size" in out.stdout
     bad = subprocess.run([sys.executable, str(BENCH / "gpu.py"), "--batch", "0"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "--batch must be >= 1" in bad.stderr
+    bad = subprocess.run([sys.executable, str(BENCH / "gpu.py"), "--device", "gpu0"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "--device must be a torch device" in bad.stderr
