@@ -27,6 +27,7 @@ def load_training_data(dataset:str,          # one of DATASETS
     from ddim_nb.schedules import _check_choice
     _check_choice("dataset", dataset, DATASETS)
     if dataset == "digits": return data.load_digits_dataset("train")[0]
+    if dataset == "mnist" and data_dir is None: return data.load_mnist_dataset("train")[0]   # the 9,000 shipped digits
     if dataset in data.TOY_DISTRIBUTIONS: return data.sample_toy(dataset, n_points, torch.Generator().manual_seed(seed))
     if data_dir is None: raise ValueError(f"--data-dir is required for --dataset {dataset}: the folder that holds its files")
     if dataset in ("mnist", "fashion_mnist"): return data.load_mnist(data_dir, "train")[0]
@@ -216,9 +217,9 @@ def build_parser()->argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a noise-prediction network (a shipped preset, or your own data)",
                        description="Train with the DDPM objective (eq. 5). Under torchrun, trains with DDP on every process. "
                                    "Example: ddim-nb train --preset digits")
-    t.add_argument("--preset", choices=["digits", "swissroll"], help="reproduce a shipped model (data, network and settings)")
+    t.add_argument("--preset", choices=["digits", "mnist", "swissroll"], help="reproduce a shipped model (data, network and settings)")
     t.add_argument("--dataset", choices=DATASETS, help="what to train on (default: the preset's)")
-    t.add_argument("--data-dir", help="folder holding the data files (mnist, fashion_mnist, cifar10, folder)")
+    t.add_argument("--data-dir", help="folder holding the data files (fashion_mnist, cifar10, folder; for mnist, the full IDX files instead of the 9,000 shipped digits)")
     t.add_argument("--image-size", type=int, help="resize images to this size (folder)")
     t.add_argument("--channels", type=int, default=1, choices=[1, 3], help="1 (gray) or 3 (RGB) for --dataset folder")
     t.add_argument("--steps", type=int, help="optimizer steps in total")

@@ -15,9 +15,10 @@ from .schedules import _check_int, _check_choice
 __all__ = ['SWISS_ROLL_NOISE', 'SWISS_ROLL_MEAN', 'SWISS_ROLL_STD', 'TWO_MOONS_NOISE', 'TWO_MOONS_MEAN', 'TWO_MOONS_STD',
            'EIGHT_GAUSSIANS_NOISE', 'EIGHT_GAUSSIANS_MEAN', 'EIGHT_GAUSSIANS_STD', 'CHECKERBOARD_MEAN',
            'CHECKERBOARD_STD', 'TOY_DISTRIBUTIONS', 'DIGITS_SPLIT_SEED', 'DIGITS_N_TRAIN', 'DIGITS_N_TEST',
-           'DIGITS_SPLITS', 'IMAGE_EXTENSIONS', 'IDX_DTYPES', 'MNIST_FILES', 'MNIST_SOURCES', 'CIFAR10_FILES',
-           'CIFAR10_RECORD', 'CIFAR10_SOURCE', 'swiss_roll', 'two_moons', 'eight_gaussians', 'checkerboard',
-           'sample_toy', 'load_digits_dataset', 'load_image_folder', 'read_idx', 'load_mnist', 'load_cifar10',
+           'DIGITS_SPLITS', 'MNIST_SPLIT_SEED', 'MNIST_N_TRAIN', 'MNIST_N_TEST', 'MNIST_SPLITS', 'IMAGE_EXTENSIONS',
+           'IDX_DTYPES', 'MNIST_FILES', 'MNIST_SOURCES', 'CIFAR10_FILES', 'CIFAR10_RECORD', 'CIFAR10_SOURCE',
+           'swiss_roll', 'two_moons', 'eight_gaussians', 'checkerboard', 'sample_toy', 'load_digits_dataset',
+           'stratified_holdout', 'load_mnist_dataset', 'load_image_folder', 'read_idx', 'load_mnist', 'load_cifar10',
            'infinite_batches']
 
 # %% ../nbs/04_data.ipynb #fbb37680
@@ -134,6 +135,39 @@ def load_digits_dataset(split:str="train",   # 'train' (1,500), 'test' (297, hel
     idx = _digits_indices(split)
     images = (pixels[idx] / 8 - 1)[:, None]                                     # (N, 1, 8, 8) in [-1, 1]
     return images, labels[idx]
+
+# %% ../nbs/04_data.ipynb #29965e15
+MNIST_SPLIT_SEED = 0
+MNIST_N_TRAIN, MNIST_N_TEST = 9000, 1000
+MNIST_SPLITS = ("train", "test", "all")
+
+def stratified_holdout(labels:Tensor,   # (N,) integer class labels
+                       n_test:int,      # how many to hold out in all
+                       seed:int=0,      # seed of the per-class permutations
+                      )->Tensor:        # sorted indices of the held-out examples, (n_test,)
+    "Hold out `n_test` examples with every class in proportion (largest remainders), chosen by seeded permutations."
+    N = len(labels); n_test = _check_int("n_test", n_test, low=0, high=N)
+    classes, counts = labels.unique(return_counts=True)                     # sorted classes, (K,), (K,)
+    take, rem = (counts * n_test) // N, (counts * n_test) % N               # quota's whole part and remainder
+    for k in sorted(range(len(classes)), key=lambda k: (-rem[k].item(), k))[:n_test - int(take.sum())]: take[k] += 1
+    g = torch.Generator().manual_seed(seed)
+    held = [(labels == c).nonzero().flatten()[torch.randperm(int(n), generator=g)[:int(t)]]
+            for c, n, t in zip(classes, counts, take)]
+    return torch.cat(held).sort().values
+
+# %% ../nbs/04_data.ipynb #c63da07a
+def load_mnist_dataset(split:str="train",   # 'train' (9,000), 'test' (1,000, held out) or 'all' (10,000)
+                      )->tuple:             # images (N, 1, 28, 28) float32 in [-1, 1], labels (N,) int64
+    "The 10,000 28×28 MNIST digits shipped with the package, scaled to [-1, 1], with a fixed stratified split."
+    _check_choice("split", split, MNIST_SPLITS)
+    import importlib.util
+    path = Path(importlib.util.find_spec("ddim_nb").origin).parent / "datasets" / "mnist.npz"
+    with np.load(path, allow_pickle=False) as f: pixels, labels = torch.from_numpy(f["images"]), torch.from_numpy(f["labels"]).long()
+    if split == "all": idx = torch.arange(len(labels))
+    else:
+        held = stratified_holdout(labels, MNIST_N_TEST, MNIST_SPLIT_SEED)
+        idx = held if split == "test" else torch.ones(len(labels), dtype=torch.bool).index_fill_(0, held, False).nonzero().flatten()
+    return (pixels[idx].float() / 127.5 - 1)[:, None], labels[idx]              # (N, 1, 28, 28) in [-1, 1], (N,)
 
 # %% ../nbs/04_data.ipynb #a79e8ad9
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
