@@ -12,27 +12,35 @@ from .models import ModelMixin
 from .schedules import _check_int
 
 # %% auto #0
-__all__ = ['DigitClassifier', 'random_shift', 'train_digit_classifier', 'classifier_scores', 'frechet_distance_gaussians',
-           'frechet_distance', 'fid_digits', 'energy_distance', 'mmd_rbf', 'load_digit_classifier']
+__all__ = ['CLASSIFIERS', 'DigitClassifier', 'random_shift', 'train_digit_classifier', 'classifier_scores',
+           'frechet_distance_gaussians', 'frechet_distance', 'fid_digits', 'energy_distance', 'mmd_rbf',
+           'load_digit_classifier']
 
 # %% ../nbs/09_metrics.ipynb #fca4da97
 class DigitClassifier(ModelMixin):
-    "A small CNN for 8×8 digits in [-1, 1]; `features` gives the 128-d embedding used by FID-digits."
-    def __init__(self, num_classes:int=10, width:int=32, num_features:int=128):
+    "A small CNN for square gray digits in [-1, 1] (8×8 or 28×28); `features` gives the embedding used by FID-digits."
+    def __init__(self, num_classes:int=10, width:int=32, num_features:int=128,
+                 image_size:int=8):    # 8 (sklearn digits) or 28 (MNIST); from 16 up the first conv is pooled too
         super().__init__()
+        s = _check_int("image_size", image_size, low=4)
+        self.pool_first = s >= 16
+        if s % (4 if self.pool_first else 2): raise ValueError(f"`image_size` must be even (and a multiple of 4 from 16 up), got {s}")
         self._register_config(num_classes=_check_int("num_classes", num_classes, low=2), width=_check_int("width", width, low=1),
-                              num_features=_check_int("num_features", num_features, low=1))
+                              num_features=_check_int("num_features", num_features, low=1), image_size=s)
         self.conv1 = nn.Conv2d(1, width, 3, padding=1)
         self.conv2 = nn.Conv2d(width, 2 * width, 3, padding=1)
-        self.fc = nn.Linear(2 * width * 4 * 4, num_features)
+        side = s // (4 if self.pool_first else 2)                  # after the pooling steps: 4 for 8×8, 7 for 28×28
+        self.fc = nn.Linear(2 * width * side * side, num_features)
         self.head = nn.Linear(num_features, num_classes)
 
-    def features(self, x:Tensor)->Tensor:   # (B, 1, 8, 8) → (B, num_features)
+    def features(self, x:Tensor)->Tensor:   # (B, 1, s, s) → (B, num_features)
         "The penultimate layer (after its ReLU)."
-        if not torch.is_tensor(x) or x.ndim != 4 or tuple(x.shape[1:]) != (1, 8, 8):
-            raise ValueError(f"expected digits of shape (B, 1, 8, 8) in [-1, 1]; got {tuple(x.shape) if torch.is_tensor(x) else type(x).__name__}")
-        h = F.relu(self.conv1(x))                       # (B, w, 8, 8)
-        h = F.max_pool2d(F.relu(self.conv2(h)), 2)      # (B, 2w, 4, 4)
+        s = self.config.image_size
+        if not torch.is_tensor(x) or x.ndim != 4 or tuple(x.shape[1:]) != (1, s, s):
+            raise ValueError(f"expected digits of shape (B, 1, {s}, {s}) in [-1, 1]; got {tuple(x.shape) if torch.is_tensor(x) else type(x).__name__}")
+        h = F.relu(self.conv1(x))                       # (B, w, s, s)
+        if self.pool_first: h = F.max_pool2d(h, 2)      # (B, w, s/2, s/2)
+        h = F.max_pool2d(F.relu(self.conv2(h)), 2)      # (B, 2w, 4, 4) for 8×8; (B, 2w, 7, 7) for 28×28
         return F.relu(self.fc(h.flatten(1)))            # (B, num_features)
 
     def forward(self, x:Tensor)->Tensor: return self.head(self.features(x))   # logits (B, num_classes)
@@ -47,19 +55,22 @@ def random_shift(x:Tensor, generator=None, max_shift:int=1)->Tensor:
     return torch.stack([pad[i, :, dy[i]:dy[i] + H, dx[i]:dx[i] + W] for i in range(B)])
 
 # %% ../nbs/09_metrics.ipynb #ce3b0a4f
-def train_digit_classifier(images:Tensor,    # (N, 1, 8, 8) in [-1, 1]
+def train_digit_classifier(images:Tensor,    # (N, 1, s, s) in [-1, 1]; s = 8 or 28
                            labels:Tensor,    # (N,) int64 in 0..9
                            epochs:int=40, batch_size:int=64, lr:float=2e-3, seed:int=0,
+                           max_shift:int=None, # augmentation shift in pixels; default 1 for 8×8, 2 for 28×28
                           )->DigitClassifier:
-    "Train the classifier with Adam and one-pixel shift augmentation (seeded, CPU-deterministic)."
+    "Train the classifier with Adam and random-shift augmentation (seeded, CPU-deterministic)."
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    model = DigitClassifier()
+    size = images.shape[-1]
+    model = DigitClassifier(image_size=size)
+    shift = max_shift if max_shift is not None else (1 if size < 16 else 2)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=epochs * math.ceil(len(images) / batch_size))
     for _ in range(epochs):
         for idx in torch.randperm(len(images), generator=g).split(batch_size):
-            loss = F.cross_entropy(model(random_shift(images[idx], g)), labels[idx])
+            loss = F.cross_entropy(model(random_shift(images[idx], g, shift)), labels[idx])
             opt.zero_grad(); loss.backward(); opt.step(); sched.step()
     return model.eval()
 
@@ -112,7 +123,11 @@ def mmd_rbf(x:Tensor, y:Tensor, bandwidth:float=0.5)->float:
     return (k(x, x) + k(y, y) - 2 * k(x, y)).item()
 
 # %% ../nbs/09_metrics.ipynb #cbc1946a
-def load_digit_classifier()->DigitClassifier:
-    "The shipped digit classifier (trained on the digits' train split), in eval mode on the CPU."
+CLASSIFIERS = {"digits": "digit_classifier", "mnist": "mnist_classifier"}   # data set → shipped folder
+
+def load_digit_classifier(dataset:str="digits",   # 'digits' (8×8) or 'mnist' (28×28)
+                         )->DigitClassifier:
+    "The shipped classifier for `dataset` (trained on its train split), in eval mode on the CPU."
     from ddim_nb.training import pretrained_path
-    return DigitClassifier.from_pretrained(pretrained_path("digit_classifier"))
+    from ddim_nb.schedules import _check_choice
+    return DigitClassifier.from_pretrained(pretrained_path(CLASSIFIERS[_check_choice("dataset", dataset, tuple(CLASSIFIERS))]))

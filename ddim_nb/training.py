@@ -256,7 +256,7 @@ PRESETS = {
     "mnist": dict(dataset="mnist",
                   model=dict(cls="UNet2DModel", sample_size=28, in_channels=1, out_channels=1, block_out_channels=(32, 64, 128),
                              layers_per_block=1, attention_levels=(2,)),
-                  config=dict(steps=6000, batch_size=128, lr=1e-3, warmup_steps=200, ema_decay=0.999, seed=0)),
+                  config=dict(steps=7000, batch_size=64, lr=1e-3, warmup_steps=200, ema_decay=0.999, seed=0)),
     "swissroll": dict(dataset="swiss_roll",
                       model=dict(cls="MLPDenoiser", in_channels=2, hidden=128, num_layers=3),
                       config=dict(steps=6000, batch_size=256, lr=1e-3, warmup_steps=100, ema_decay=0.995, seed=0,
