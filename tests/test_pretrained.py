@@ -72,6 +72,17 @@ def test_classifier_held_out_accuracy():
     assert acc > 0.95
 
 
+def test_mnist_classifier_held_out_accuracy_and_bad_name():
+    from ddim_nb.data import load_mnist_dataset
+    x, y = load_mnist_dataset("test")
+    clf = load_digit_classifier("mnist")
+    assert clf.config.image_size == 28
+    with torch.no_grad(): acc = (clf(x).argmax(-1) == y).float().mean().item()
+    assert acc > 0.97
+    with pytest.raises(ValueError, match="allowed values are 'digits', 'mnist'"): load_digit_classifier("cifar")
+    with pytest.raises(ValueError, match=r"\(B, 1, 28, 28\)"): clf(torch.zeros(2, 1, 8, 8))
+
+
 def test_pretrained_dir_is_inside_the_package():
     import ddim_nb
     from pathlib import Path
