@@ -17,13 +17,16 @@ def sample(unet, sched, n, steps, seed=0, shape=None):
     return x
 
 
+SHIPPED = ["digit_classifier", "digits", "mnist_classifier", "swissroll"]
+
+
 def test_names():
-    assert available_pretrained() == ["digit_classifier", "digits", "swissroll"]
-    with pytest.raises(ValueError, match="no shipped model called 'mnist': available are 'digit_classifier', 'digits', 'swissroll'"):
-        pretrained_path("mnist")
+    assert available_pretrained() == SHIPPED
+    with pytest.raises(ValueError, match="no shipped model called 'cifar10': available are " + ", ".join(f"'{n}'" for n in SHIPPED)):
+        pretrained_path("cifar10")
 
 
-@pytest.mark.parametrize("name", ["digit_classifier", "digits", "swissroll"])
+@pytest.mark.parametrize("name", SHIPPED)
 def test_small_and_json_or_safetensors_only(name):
     files = [p for p in pretrained_path(name).rglob("*") if p.is_file()]
     assert sum(p.stat().st_size for p in files) <= 5 * 2**20
