@@ -13,7 +13,7 @@ from torch import Tensor
 # %% auto #0
 __all__ = ['NOT_IMPLEMENTED', 'STUB_MESSAGE', 'Feedback', 'check_alpha_bar', 'check_q_sample', 'check_ddim_step',
            'check_sigma_eta', 'check_ddpm_variance', 'check_slerp', 'check_inversion', 'check_eq12_coefficients',
-           'check_posterior_mean', 'check_gamma_weight', 'check_sampler', 'check_euler_step']
+           'check_posterior_mean', 'check_gamma_weight', 'check_sampler', 'check_euler_step', 'check_eta_study']
 
 # %% ../nbs/exercises/00_checkers.ipynb #ea2aecc3
 @dataclass
@@ -1190,4 +1190,99 @@ def check_euler_step(euler_step:Callable,        # your function: (x_t, eps_hat,
     fb.message = (f"Both functions pass on all {len(_euler_points()) + len(_order_points())} test points. On Gaussian data, "
                   f"where the exact ODE solution is known, your Euler steps end with errors {table}: your fit gives order "
                   f"{p:.2f}. Halving the step halves the error: DDIM with η = 0 is a first-order method.")
+    return fb
+
+# %% ../nbs/exercises/00_checkers.ipynb #baeb0b66
+def _energy_ref(x:Tensor, y:Tensor)->Tensor:
+    "The package's energy distance (V-statistic) as a 0-d float64 tensor."
+    from ddim_nb.metrics import energy_distance
+    return torch.tensor(energy_distance(x, y), dtype=torch.float64)
+
+def _energy_variants(x:Tensor, y:Tensor)->list:
+    "Known mistakes for exercise 12's energy_distance."
+    x, y = x.double(), y.double()
+    d = lambda a, b: torch.cdist(a, b)
+    u = lambda a: d(a, a).sum() / (len(a) * (len(a) - 1))                 # mean over pairs i ≠ j
+    return [
+        ("You left out the factor 2 of the cross term: the energy distance is 2 E‖X − Y‖ − E‖X − X′‖ − E‖Y − Y′‖.",
+         "with x = y the distance must be 0.", lambda: d(x, y).mean() - d(x, x).mean() - d(y, y).mean()),
+        ("You used squared distances: the energy distance takes plain Euclidean distances (with squares it only "
+         "compares the means).", "the energy distance uses ‖a − b‖, not ‖a − b‖².",
+         lambda: 2 * (d(x, y)**2).mean() - (d(x, x)**2).mean() - (d(y, y)**2).mean()),
+        ("You averaged the within-set distances over pairs i ≠ j (the U-statistic); the package's metric, and this exercise, "
+         "use the V-statistic: the mean over all n² pairs, the zero diagonal included.", "divide by n², not n(n − 1).",
+         lambda: 2 * d(x, y).mean() - u(x) - u(y)),
+        ("Your signs are reversed: the energy distance is ≥ 0, the cross term positive, the within-set terms negative.",
+         "which distances grow when the two sets move apart?", lambda: -(2 * d(x, y).mean() - d(x, x).mean() - d(y, y).mean())),
+    ]
+
+def _energy_points()->list:
+    "Test points for exercise 12's energy_distance: (name, (x, y), expected, where, variants)."
+    g = torch.Generator().manual_seed(12)
+    a, b = torch.randn(50, 2, generator=g, dtype=torch.float64), torch.randn(80, 2, generator=g, dtype=torch.float64)
+    c = torch.randn(30, 2, generator=g)
+    cases = [("50 vs 80 Gaussian points, the second set shifted by (1, 0), float64", a, b + torch.tensor([1.0, 0.0], dtype=torch.float64)),
+             ("30 Gaussian points vs the same set scaled by 3, float32", c, 3 * c),
+             ("50 Gaussian points vs the same 50 points (distance 0), float64", a, a.clone())]
+    return [(name, (x, y), _energy_ref(x, y).to(x.dtype), lambda i: "the value", _energy_variants(x, y)) for name, x, y in cases]
+
+# %% ../nbs/exercises/00_checkers.ipynb #79993026
+def _study_ref(pipe, reference:Tensor, etas, steps, n:int, seed:int)->Tensor:
+    "The η × S table of energy distances, each cell sampled from `torch.Generator().manual_seed(seed)`, float64."
+    from ddim_nb.metrics import energy_distance
+    table = torch.empty(len(etas), len(steps), dtype=torch.float64)
+    for i, eta in enumerate(etas):
+        for j, S in enumerate(steps):
+            x = pipe(batch_size=n, generator=torch.Generator().manual_seed(seed), eta=eta, num_inference_steps=S, output_type="pt").images
+            table[i, j] = energy_distance(x, reference)
+    return table
+
+def _study_shared_generator(pipe, reference:Tensor, etas, steps, n:int, seed:int)->Tensor:
+    "The same table with one generator for all the cells (a known mistake)."
+    from ddim_nb.metrics import energy_distance
+    g = torch.Generator().manual_seed(seed)
+    return torch.tensor([[energy_distance(pipe(batch_size=n, generator=g, eta=eta, num_inference_steps=S, output_type="pt").images, reference)
+                          for S in steps] for eta in etas], dtype=torch.float64)
+
+def check_eta_study(energy_distance:Callable, # your function: (x (n, 2), y (m, 2)) -> the energy distance, a number
+                    study:Callable,           # your function: (pipe, reference, etas, steps, n, seed) -> table (len(etas), len(steps))
+                   )->Feedback:
+    "Check exercise 12's measurements: the energy distance, then a small η × S table against the package's."
+    from ddim_nb.pipeline import DDIMPipeline
+    from ddim_nb.data import swiss_roll
+    _check_callable("energy_distance", energy_distance)
+    _check_callable("study", study)
+    title = "Exercise 12: an η × S study on the swiss roll"
+    def number(x, y):                                                      # a float or a 0-d tensor, in the inputs' dtype
+        v = energy_distance(x, y)
+        return torch.as_tensor(v, dtype=x.dtype) if isinstance(v, (float, int)) else (v.to(x.dtype) if torch.is_tensor(v) else v)
+    hints = dict(hint="2 × (mean distance between the sets) − (mean distance within x) − (mean distance within y), over all pairs.",
+                 shape="return one number (a float or a 0-d tensor).", error="x and y are (n, 2) and (m, 2) tensors, n ≠ m in general.",
+                 nan="a mean over an empty set, or a square root of a negative number? Distances are ≥ 0.")
+    fb = _check(number, "energy_distance", title, _energy_points(), ("x", "y"), hints)
+    if not fb: return fb
+    if "swissroll" not in _POINTS:
+        pipe = DDIMPipeline.from_pretrained("swissroll")
+        pipe.set_progress_bar_config(disable=True)
+        reference = swiss_roll(200, generator=torch.Generator().manual_seed(1))
+        args = (pipe, reference, (0.0, 1.0), (5, 10), 100, 0)
+        _POINTS["swissroll"] = [("η = 0 and 1, S = 5 and 10, 100 samples, seed 0, the shipped swissroll model", args, _study_ref(*args).float(),
+                                 lambda i: f"η = {args[2][i[0]]}, S = {args[3][i[1]]}",
+                                 [("Your cells do not start from the same noise: with one generator for the whole table, each "
+                                   "cell draws the noise the previous one left, so the table mixes the effect of η and S with "
+                                   "sampling noise.", "give every cell a generator of its own, seeded with `seed`.",
+                                   _once(lambda: _study_shared_generator(*args))),
+                                  ("Your table is transposed: one row per η, one column per S.", "which index runs over η?",
+                                   _once(lambda: _study_ref(*args).T.contiguous() if len(args[2]) == len(args[3]) else None))])]
+    hints = dict(hint="one pipeline call per (η, S) with batch_size = n, its own generator seeded with `seed`, output_type 'pt'; "
+                      "the energy distance of the samples to `reference`.",
+                 shape="one row per η, one column per S.", error="call the pipeline as in chapter 06; its `images` are the points.",
+                 nan="an energy distance is finite: look at the samples.",
+                 random="seed every cell's generator with `seed`: the same inputs must give the same table.")
+    as_table = lambda *a: (lambda v: torch.as_tensor(v, dtype=torch.float64).float() if torch.is_tensor(v) or isinstance(v, (list, tuple)) else v)(study(*a))
+    fb = _check(as_table, "study", title, _POINTS["swissroll"], ("pipe", "reference", "etas", "steps", "n", "seed"), hints,
+                tol=(1e-5, 1e-7))
+    if fb: fb.message = ("Both functions pass: your energy distance matches the package's on 3 test points, and your study "
+                         "reproduces a 2 × 2 table (η = 0 and 1, S = 5 and 10) to float32 precision. Now run the full study and write it "
+                         "up; the rubric in the notebook says what a complete answer contains.")
     return fb

@@ -696,7 +696,7 @@ POINT_SETS = {
     "sigma_eta": ex._sigma_points, "ddpm_variance": ex._ddpm_variance_points, "slerp": ex._slerp_points,
     "eq12": lambda: pair_points(ex._coef_ref, ex._coef_variants, 7), "q_mean": lambda: pair_points(ex._q_mean_ref, ex._q_mean_variants, 8),
     "gamma": lambda: pair_points(ex._gamma_ref, ex._gamma_variants, 9, sigma_range=(0.05, 1.0)), "sampler": ex._sampler_points,
-    "euler": ex._euler_points, "order": ex._order_points,
+    "euler": ex._euler_points, "order": ex._order_points, "energy": ex._energy_points,
 }
 
 
@@ -768,3 +768,48 @@ def test_euler_step_nan_and_not_callable():
     expect(fb, "contains nan")
     with pytest.raises(TypeError, match="`convergence_order` must be your function"): ex.check_euler_step(euler_ref, 2.0)
 
+
+
+# ------------------------------------------------------------------------------------------- exercise 12: the η × S study
+from ddim_nb.metrics import energy_distance as ref_energy
+
+
+def energy_manual(x, y):   # pairwise distances by broadcasting, a 0-d tensor
+    d = lambda a, b: ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1).sqrt()
+    return 2 * d(x, y).mean() - d(x, x).mean() - d(y, y).mean()
+
+
+def study_ref(pipe, reference, etas, steps, n, seed):
+    return [[ref_energy(pipe(batch_size=n, generator=torch.Generator().manual_seed(seed), eta=eta, num_inference_steps=S,
+                             output_type="pt").images, reference) for S in steps] for eta in etas]
+
+
+@pytest.mark.parametrize("energy,study", [(ref_energy, study_ref), (energy_manual, lambda *a: torch.tensor(study_ref(*a)))],
+                         ids=["package-lists", "manual-tensor"])
+def test_eta_study_right(energy, study):
+    fb = ex.check_eta_study(energy, study)
+    assert fb and "run the full study" in fb.message, fb.message
+
+
+def energy_with(factor=2.0, power=1, u_stat=False, sign=1.0):
+    def f(x, y):
+        x, y = x.double(), y.double()
+        d = lambda a, b: torch.cdist(a, b) ** power
+        within = (lambda a: d(a, a).sum() / (len(a) * (len(a) - 1))) if u_stat else (lambda a: d(a, a).mean())
+        return float(sign * (factor * d(x, y).mean() - within(x) - within(y)))
+    return f
+
+
+@pytest.mark.parametrize("energy,study,parts", [
+    (energy_with(factor=1.0), study_ref, ["left out the factor 2"]),
+    (energy_with(power=2), study_ref, ["squared distances"]),
+    (energy_with(u_stat=True), study_ref, ["U-statistic"]),
+    (energy_with(sign=-1.0), study_ref, ["signs are reversed"]),
+    (ref_energy, ex._study_shared_generator, ["do not start from the same noise"]),
+    (ref_energy, lambda *a: torch.tensor(study_ref(*a)).T, ["table is transposed"]),
+    (ref_energy, lambda *a: torch.tensor(study_ref(*a))[0], ["shape (2,)", "one row per η"]),
+    (stub, study_ref, ["`energy_distance` is not implemented yet"]),
+    (ref_energy, stub, ["`study` is not implemented yet"]),
+], ids=["no-factor-2", "squared", "u-statistic", "sign", "shared-generator", "transposed", "one-row", "stub-energy", "stub-study"])
+def test_eta_study_mistakes(energy, study, parts):
+    expect(ex.check_eta_study(energy, study), *parts)
