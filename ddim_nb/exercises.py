@@ -11,8 +11,9 @@ import torch
 from torch import Tensor
 
 # %% auto #0
-__all__ = ['NOT_IMPLEMENTED', 'Feedback', 'check_alpha_bar', 'check_q_sample', 'check_ddim_step', 'check_sigma_eta',
-           'check_ddpm_variance', 'check_slerp', 'check_inversion']
+__all__ = ['NOT_IMPLEMENTED', 'STUB_MESSAGE', 'Feedback', 'check_alpha_bar', 'check_q_sample', 'check_ddim_step',
+           'check_sigma_eta', 'check_ddpm_variance', 'check_slerp', 'check_inversion', 'check_eq12_coefficients',
+           'check_posterior_mean', 'check_gamma_weight', 'check_sampler', 'check_euler_step', 'check_eta_study']
 
 # %% ../nbs/exercises/00_checkers.ipynb #ea2aecc3
 @dataclass
@@ -31,6 +32,7 @@ class Feedback:
 
 # %% ../nbs/exercises/00_checkers.ipynb #72c1d559
 NOT_IMPLEMENTED = "is not implemented yet"   # the phrase every 'still a stub' message contains
+STUB_MESSAGE = "your code here"              # what every exercise stub raises NotImplementedError with
 
 def _check_callable(name:str, fn)->None:
     "Raise a TypeError naming the checker's parameter unless `fn` is callable."
@@ -39,27 +41,46 @@ def _check_callable(name:str, fn)->None:
                         f"pass `{name}`, not `{name}(...)`")
 
 # %% ../nbs/exercises/00_checkers.ipynb #631b567b
+def _first_line(e:Exception)->str:
+    "The first line of an exception's message, at most 300 characters."
+    return (str(e).strip().splitlines() or ["(no message)"])[0][:300]
+
 def _run(fn:Callable,        # the student's function
          fname:str,          # its name, for the messages
          args:tuple,         # positional arguments (tensors are copied before the call)
          argnames:tuple,     # their names, for the messages
          point:str,          # the test point, in words
          error_hint:str="",  # appended when the function raises
+         outputs:tuple=(),   # names of the results when the function returns several, e.g. ('c_x', 'c_eps')
         )->tuple:            # (output, None), or (None, message)
-    "Call the student's `fn` on copies of `args`; a raised exception or an input changed in place becomes a message."
+    "Call the student's `fn` on copies of `args`; an exception, an input changed in place or a malformed tuple becomes a message."
     copies = tuple(a.clone() if torch.is_tensor(a) else a for a in args)
     try: out = fn(*copies)
-    except NotImplementedError:
-        return None, (f"`{fname}` {NOT_IMPLEMENTED}: replace `raise NotImplementedError(...)` with your code, "
-                      "then run the check again.")
+    except NotImplementedError as e:
+        if str(e).strip() in ("", STUB_MESSAGE):
+            return None, (f"`{fname}` {NOT_IMPLEMENTED}: replace the line that raises NotImplementedError with your code, "
+                          "then run the check again.")
+        return None, f"`{fname}` raised NotImplementedError on {point}, with your own message: {_first_line(e)}"
     except Exception as e:
-        text = (str(e).strip().splitlines() or ["(no message)"])[0][:300]
-        return None, f"`{fname}` raised {type(e).__name__} on {point}: {text}" + (f"\nHint: {error_hint}" if error_hint else "")
+        return None, f"`{fname}` raised {type(e).__name__} on {point}: {_first_line(e)}" + (f"\nHint: {error_hint}" if error_hint else "")
     for name, a, c in zip(argnames, args, copies):
         if torch.is_tensor(a) and (c.shape != a.shape or not torch.equal(c, a)):
             return None, (f"`{fname}` changed its input `{name}` in place on {point}.\n"
-                          "Hint: leave the caller's tensors alone: write `x = x * 2`, not `x *= 2` or `x.mul_(2)`.")
-    return out, None
+                          "Hint: leave the caller's tensors alone: compute new tensors from them instead of overwriting them "
+                          "(or work on a copy).")
+    return _stack_outputs(out, fname, point, outputs) if outputs else (out, None)
+
+def _stack_outputs(out, fname:str, point:str, outputs:tuple)->tuple:
+    "Several results (a tuple of tensors of one shape) stacked along a new first axis: (stacked, None), or (None, message)."
+    want = f"{len(outputs)} tensors ({', '.join(outputs)})"
+    if not isinstance(out, (tuple, list)) or len(out) != len(outputs):
+        got = f"{len(out)} values" if isinstance(out, (tuple, list)) else f"a {type(out).__name__}"
+        return None, f"`{fname}` returned {got} on {point}; it should return {want}."
+    for name, o in zip(outputs, out):
+        if not torch.is_tensor(o): return None, f"`{fname}` returned a {type(o).__name__} for {name} on {point}; each result must be a torch.Tensor."
+    try: return torch.stack(torch.broadcast_tensors(*[o.detach() for o in out])), None
+    except RuntimeError:
+        return None, f"`{fname}` returned results of shapes {[tuple(o.shape) for o in out]} on {point}; they should share the inputs' shape."
 
 # %% ../nbs/exercises/00_checkers.ipynb #472b9c40
 def _tol(dtype)->tuple:
@@ -74,6 +95,24 @@ def _where(i:tuple)->str:
     "The default name of a position in a batch: the sample, then the element inside it."
     if not i: return "the only value"
     return f"sample {i[0]}" + (f", element {tuple(i[1:])}" if len(i) > 1 else "")
+
+def _once(make:Callable)->Callable:
+    "`make`, computed on its first call only: a known mistake's result is the same for every student."
+    memo = []
+    def f():
+        if not memo: memo.append(make())
+        return memo[0]
+    return f
+
+def _went_through(out:Tensor, dtype)->bool:
+    "Are all the finite values of `out` (at least 8 distinct ones, not 0 or ±1) exactly numbers of the lower precision `dtype`?"
+    v = out[out.isfinite()]
+    v = v[(v != 0) & (v.abs() != 1)].unique()
+    return v.numel() >= 8 and out.dtype != dtype and torch.equal(v.to(dtype).to(v.dtype), v)
+
+_HALF_HINT = ("your values are all float16 (half-precision) numbers: the computation went through float16 somewhere. float16 keeps "
+             "11 significant bits, so a number within 5e-4 of 1 — ᾱ_t at the first timesteps, for one — rounds to exactly 1; "
+             "1 − ᾱ_t becomes 0 and dividing by it gives inf or NaN. Keep the inputs' dtype throughout.")
 
 # %% ../nbs/exercises/00_checkers.ipynb #43f94ce4
 def _locate(out:Tensor, expected:Tensor, point:str, where:Callable, rtol:float, atol:float)->str:
@@ -94,65 +133,105 @@ def _compare(out,                    # what the student's function returned
              fname:str,              # the student's function's name
              point:str,              # the test point, in words
              where:Callable=_where,  # index tuple -> its name ('t = 10', 'sample 2, element (0, 3)')
-             variants:tuple=(),      # known mistakes: (diagnosis, hint, function computing the wrong result)
-             hint:str="",            # for a wrong value that matches no known mistake
+             hint:str="",            # for a wrong value
              nan_hint:str="",        # for NaN or infinite values
              shape_hint:str="",      # for a wrong shape
              tol:tuple=None,         # (rtol, atol) for float32 results instead of `_tol`'s; float64 always uses `_tol`
-            )->str|None:             # None when `out` is right, else the diagnosis
-    "None when `out` matches `expected`; else what is wrong: type, shape, dtype, a known mistake, NaN, or the value."
-    if out is None: return f"`{fname}` returned None on {point}: did you forget the `return`?"
+            )->tuple:                # (kind, text, hint): kind None (right), 'form', 'nan' or 'value'
+    "Is `out` right? Else what is wrong, in this order: type, shape, dtype, NaN or inf, then the values."
+    if out is None: return "form", f"`{fname}` returned None on {point}: did you forget the `return`?", ""
     if not torch.is_tensor(out):
         extra = " (a NumPy array: compute with torch operations on the input tensors)" if type(out).__module__ == "numpy" else ""
-        return f"`{fname}` returned a {type(out).__name__} on {point}; it should return a torch.Tensor{extra}."
+        return "form", f"`{fname}` returned a {type(out).__name__} on {point}; it should return a torch.Tensor{extra}.", ""
     out = out.detach()
     if tuple(out.shape) != tuple(expected.shape):
-        return (f"`{fname}` returned a tensor of shape {tuple(out.shape)} on {point}; expected shape {tuple(expected.shape)}."
-                + (f"\nHint: {shape_hint}" if shape_hint else ""))
+        return "form", f"`{fname}` returned a tensor of shape {tuple(out.shape)} on {point}; expected shape {tuple(expected.shape)}.", shape_hint
     if out.dtype != expected.dtype:
-        return (f"`{fname}` returned dtype {out.dtype} on {point}; expected {expected.dtype}, the dtype of the inputs.\n"
-                "Hint: compute with the input tensors themselves (`1 - betas`, `x0 * c`), not with new tensors made by `torch.tensor(...)`.")
-    rtol, atol = tol if tol and expected.dtype != torch.float64 else _tol(expected.dtype)
-    if torch.allclose(out, expected, rtol, atol): return None
-    loc = _locate(out, expected, point, where, rtol, atol)
-    for diagnosis, vhint, make in variants:
-        v = make()
-        if v is None or tuple(v.shape) != tuple(expected.shape): continue
-        v = v.to(expected.dtype)
-        fin = v.isfinite()
-        if fin.all():
-            if torch.allclose(v, expected, 1e-3, 1e-5): continue      # this mistake does not show on this test point
-        elif not fin.any() or not torch.equal(out.isfinite(), fin): continue   # inf/NaN exactly where the mistake has them
-        if torch.allclose(out[fin], v[fin], 1e-3, 1e-5): return f"{diagnosis}\n{loc}.\nHint: {vhint}"
+        half = out.dtype in (torch.float16, torch.bfloat16)
+        return "form", (f"`{fname}` returned dtype {out.dtype} on {point}; expected {expected.dtype}, the dtype of the inputs."), (
+            _HALF_HINT if half else "compute with the input tensors themselves; a tensor you create yourself has the default dtype.")
     if not out.isfinite().all():
         i = tuple(int(k) for k in (~out.isfinite()).nonzero()[0]) if out.ndim else ()
-        return f"Your result contains {_fmt(out[i])} at {where(i)} on {point}." + (f"\nHint: {nan_hint}" if nan_hint else "")
+        return "nan", f"Your result contains {_fmt(out[i])} at {where(i)} on {point}.", (
+            _HALF_HINT if _went_through(out, torch.float16) else nan_hint)
+    rtol, atol = tol if tol and expected.dtype != torch.float64 else _tol(expected.dtype)
+    if torch.allclose(out, expected, rtol, atol): return None, "", ""
+    loc = _locate(out, expected, point, where, rtol, atol) + "."
+    if _went_through(out, torch.float16): return "value", f"Not the expected values.\n{loc}", _HALF_HINT
     if expected.dtype == torch.float64 and torch.allclose(out, expected, 1e-4, 1e-7):
-        return (f"Your float64 result agrees with the expected one only to float32 precision.\n{loc}.\n"
-                "Hint: somewhere the computation goes through float32 (a new tensor, `.float()`): keep the inputs' dtype.")
-    return f"Not the expected values.\n{loc}." + (f"\nHint: {hint}" if hint else "")
+        if _went_through(out, torch.float32):
+            return "value", f"Your float64 result agrees with the expected one only to float32 precision.\n{loc}", (
+                "every value you return is a float32 number: somewhere the computation goes through float32 (a tensor you "
+                "created, a conversion): keep the inputs' dtype.")
+        gap = ((out - expected).abs() / expected.abs().clamp(min=1e-12)).max()
+        return "value", (f"Your float64 result is close to the expected one, but only to a relative {float(gap):.0e}; "
+                         f"float64 results must agree to 1e-9.\n{loc}"), (
+                "look for a small constant, a clamp or a threshold in your formula that changes the value slightly.")
+    return "value", f"Not the expected values.\n{loc}", hint
 
 # %% ../nbs/exercises/00_checkers.ipynb #f87d6f6b
+def _matches(out:Tensor, v)->bool:
+    "Does `out` reproduce the mistake's result `v`: inf and NaN in the same places, close everywhere else?"
+    if v is None or not torch.is_tensor(out) or tuple(v.shape) != tuple(out.shape): return False
+    o, v = out.detach().double(), v.detach().double()
+    fin = v.isfinite()
+    return torch.equal(fin, o.isfinite()) and torch.allclose(o[fin], v[fin], 1e-3, 1e-6)
+
+def _diagnose(k:int,          # the test point that failed
+              points:list,    # all the test points
+              result:Callable,# j -> the student's output on point j (None when it raised or is malformed)
+             )->tuple|None:   # (diagnosis, hint) of the one mistake that explains every point, or None
+    "The known mistake that reproduces the student's output on point k, where it differs from the right answer, and on every other point."
+    memo = {}
+    def on(j, text):                                      # the mistake's results on point j, computed once
+        if (j, text) not in memo: memo[j, text] = [v for d, _, make in points[j][4] if d == text and (v := make()) is not None]
+        return memo[j, text]
+    found = {}
+    for text, vhint, _ in points[k][4]:
+        if text in found: continue
+        vs = on(k, text)
+        if not any(_matches(result(k), v) and not _matches(points[k][2], v) for v in vs): continue
+        if all(result(j) is None or not (vs := on(j, text)) or any(_matches(result(j), v) for v in vs)
+               for j in range(len(points)) if j != k):
+            found[text] = vhint
+    return next(iter(found.items())) if len(found) == 1 else None
+
 def _check(fn:Callable,      # the student's function
            fname:str,        # its name in the exercise
            title:str,        # the exercise's title
            points:list,      # test points: (name, args, expected, where, variants)
            argnames:tuple,   # the names of the function's parameters
-           hints:dict,       # 'hint', 'nan', 'shape', 'error', 'random': the exercise's hints
+           hints:dict,       # 'hint', 'nan', 'shape', 'error', 'random': the exercise's hints (symptoms, never code)
            repeat:bool=False,# call twice on every point and require the same result
            tol:tuple=None,   # (rtol, atol) for float32 results instead of `_tol`'s
+           outputs:tuple=(), # names of the results when the function returns several
           )->Feedback:
     "Run `fn` on every test point; the first failure becomes the feedback, else it passes."
-    for point, args, expected, where, variants in points:
-        out, msg = _run(fn, fname, args, argnames, point, hints.get("error", ""))
-        if msg is None and repeat and torch.is_tensor(out):   # random before wrong: noise of its own is the cause
-            again, msg = _run(fn, fname, args, argnames, point)
-            if msg is None and torch.is_tensor(again) and again.shape == out.shape and not torch.equal(again.detach(), out.detach()):
-                msg = f"`{fname}` gave two different results for the same inputs on {point}.\nHint: {hints.get('random', '')}"
-        if msg is None:
-            msg = _compare(out, expected, fname, point, where, variants, hints.get("hint", ""), hints.get("nan", ""),
-                           hints.get("shape", ""), tol)
+    cache = {}
+    def result(j):                                          # the student's output on point j, run once
+        if j not in cache:
+            out, msg = _run(fn, fname, points[j][1], argnames, points[j][0], outputs=outputs)
+            cache[j] = out if msg is None and torch.is_tensor(out) else None
+        return cache[j]
+    for k, (point, args, expected, where, variants) in enumerate(points):
+        out, msg = _run(fn, fname, args, argnames, point, hints.get("error", ""), outputs)
         if msg is not None: return Feedback(False, msg, title)
+        cache[k] = out if torch.is_tensor(out) else None
+        kind, text, hint = _compare(out, expected, fname, point, where, hints.get("hint", ""), hints.get("nan", ""),
+                                    hints.get("shape", ""), tol)
+        if kind != "form" and repeat:                       # random before wrong: noise of its own is the cause
+            again, msg = _run(fn, fname, args, argnames, point, outputs=outputs)
+            same = torch.is_tensor(again) and again.shape == out.shape and torch.equal(again.detach().nan_to_num(), out.detach().nan_to_num()) \
+                   and torch.equal(again.isnan(), out.isnan())
+            if msg is None and not same and kind != "nan":
+                return Feedback(False, f"`{fname}` gave two different results for the same inputs on {point}.\nHint: {hints.get('random', '')}", title)
+        if kind is None: continue
+        found = _diagnose(k, points, result) if kind in ("nan", "value") and hint is not _HALF_HINT else None
+        if found:
+            diagnosis, vhint = found
+            body = text if kind == "nan" else text.split("\n", 1)[-1]    # keep the location, drop 'Not the expected values.'
+            return Feedback(False, f"{diagnosis}\n{body}\nHint: {vhint}", title)
+        return Feedback(False, text + (f"\nHint: {hint}" if hint else ""), title)
     return Feedback(True, f"All {len(points)} test points pass:\n" + "\n".join(f"  • {p[0]}" for p in points), title)
 
 # %% ../nbs/exercises/00_checkers.ipynb #e92c0c45
@@ -163,12 +242,12 @@ def _alpha_bar_variants(betas:Tensor)->list:
     prod = lambda: torch.cumprod(a, 0)
     return [
         ("You used α_t = 1 − β_t, the one-step factor, where ᾱ_t — the product of all the factors up to t — is needed.",
-         "ᾱ_t = ∏_{s≤t} (1 − β_s): a running product, `torch.cumprod(1 - betas, dim=0)`.", lambda: a),
+         "ᾱ_t multiplies every factor (1 − β_s) from the first step up to t: a running product, not a single factor.", lambda: a),
         ("Your ᾱ is shifted by one step: your value at t is ᾱ_{t−1}, and your first value is 1.",
          "the product includes the step's own factor: ᾱ_0 = 1 − β_0 (index 0 is the paper's t = 1). "
-         "Start the running product with (1 − β_0), not with 1.", lambda: torch.cat([a.new_ones(1), prod()[:-1]])),
+         "Look at where your running product starts.", lambda: torch.cat([a.new_ones(1), prod()[:-1]])),
         ("You multiplied the β's: ᾱ_t is the product of the factors (1 − β_s), not of the β_s.",
-         "use `1 - betas` inside the product.", lambda: torch.cumprod(b, 0)),
+         "the factors of the product are the probabilities of keeping the signal, 1 − β_s.", lambda: torch.cumprod(b, 0)),
         ("You used 1 − Σ_{s≤t} β_s, the first-order approximation of ∏(1 − β_s): it drifts away as t grows, and goes negative.",
          "multiply the factors (1 − β_s) instead of summing the β's.", lambda: 1 - torch.cumsum(b, 0)),
         ("You returned √ᾱ_t; the exercise asks for ᾱ_t itself (eq. 4 takes the square root later).",
@@ -176,7 +255,7 @@ def _alpha_bar_variants(betas:Tensor)->list:
         ("You returned 1 − ᾱ_t, the variance of the noise in x_t, instead of ᾱ_t.",
          "return the product itself.", lambda: 1 - prod()),
         ("Your product runs backwards, from the end of the schedule: ᾱ_t multiplies the factors from the start up to t.",
-         "multiply along the schedule in order: `torch.cumprod(1 - betas, dim=0)`.", lambda: torch.cumprod(a.flip(0), 0).flip(0)),
+         "ᾱ_0 holds one factor, ᾱ_{T−1} all of them: check the direction of your product.", lambda: torch.cumprod(a.flip(0), 0).flip(0)),
     ]
 
 # %% ../nbs/exercises/00_checkers.ipynb #d617e6e2
@@ -196,7 +275,7 @@ def check_alpha_bar(alpha_bar:Callable, # your function: betas (T,) -> ᾱ (T,),
                    )->Feedback:
     "Check exercise 1, `alpha_bar(betas)` = ᾱ_t = ∏_{s≤t}(1 − β_s), against `ddim_nb.schedules.alphas_cumprod`."
     _check_callable("alpha_bar", alpha_bar)
-    hints = dict(hint="ᾱ_t = ∏_{s≤t} (1 − β_s) for every t: `torch.cumprod(1 - betas, dim=0)`.",
+    hints = dict(hint="ᾱ_t = ∏_{s≤t} (1 − β_s) for every t: compare your first two values with 1 − β_0 and (1 − β_0)(1 − β_1) by hand.",
                  shape="return one ᾱ_t per β_t: a tensor of shape (T,), like `betas`.",
                  error="`betas` is a 1-D tensor of shape (T,); return a tensor of the same shape and dtype.",
                  nan="a product of numbers in (0, 1) is never NaN: look for a division or a log.")
@@ -211,7 +290,7 @@ def _q_sample_variants(x0:Tensor, t:Tensor, abar:Tensor, noise:Tensor)->list:
     x0, noise, abar = x0.double(), noise.double(), abar.double()
     per = lambda v: v.reshape(-1, *[1] * (x0.ndim - 1))                  # (B,) -> (B, 1, ..., 1)
     at = per(abar[t])
-    right = "x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε: `abar_t.sqrt() * x0 + (1 - abar_t).sqrt() * noise`."
+    right = "eq. (4) weights x_0 and ε by standard deviations: x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε, so that the variances add up to 1."
     last_axis = lambda: (abar[t].sqrt() * x0 + (1 - abar[t]).sqrt() * noise) if x0.ndim > 1 and x0.shape[-1] == len(t) else None
     return [
         ("You weighted x_0 and ε by the variances ᾱ_t and 1 − ᾱ_t: eq. (4) weights them by the square roots (standard deviations).",
@@ -222,13 +301,13 @@ def _q_sample_variants(x0:Tensor, t:Tensor, abar:Tensor, noise:Tensor)->list:
          right, lambda: at * x0 + (1 - at).sqrt() * noise),
         ("The weights of x_0 and ε are swapped: at t = 0 x_t must be almost x_0 (ᾱ_0 ≈ 1), at the last t almost pure noise.",
          right, lambda: (1 - at).sqrt() * x0 + at.sqrt() * noise),
-        ("You read ᾱ at t − 1: index the schedule with t itself (abar[0] is ᾱ at the first step; at t = 0, abar[t - 1] wraps round to the last entry).",
-         "use `abar[t]`.", lambda: per(abar[t - 1]).sqrt() * x0 + (1 - per(abar[t - 1])).sqrt() * noise),
+        ("You read ᾱ at t − 1: index the schedule with t itself (index 0 holds ᾱ at t = 0; there t − 1 = −1 wraps round to the last entry).",
+         "the schedule's index 0 is ᾱ at t = 0: index it with t itself.", lambda: per(abar[t - 1]).sqrt() * x0 + (1 - per(abar[t - 1])).sqrt() * noise),
         ("Every sample used the timestep of the first one, t[0]: each sample has its own t.",
-         "index with the whole tensor, `abar[t]` (shape (B,)), and reshape it to (B, 1, ..., 1).",
+         "t holds one timestep per sample: index the schedule with all of them, one ᾱ_t per sample.",
          lambda: abar[t[0]].sqrt() * x0 + (1 - abar[t[0]]).sqrt() * noise),
         ("ᾱ_t was broadcast along the last axis instead of per sample: sample i must use ᾱ at t[i].",
-         "reshape ᾱ_t from (B,) to (B, 1, ..., 1): `abar[t].view(-1, *[1] * (x0.ndim - 1))`.", last_axis),
+         "ᾱ_t has one value per sample: give it the shape (B, 1, ..., 1) so that it multiplies whole samples.", last_axis),
         ("You left out the noise term √(1 − ᾱ_t) ε: x_t is the scaled x_0 plus noise.", right, lambda: at.sqrt() * x0),
     ]
 
@@ -260,10 +339,10 @@ def check_q_sample(q_sample:Callable, # your function: (x0 (B, ...), t (B,), aba
     _check_callable("q_sample", q_sample)
     hints = dict(hint="x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε, with ᾱ_t = abar[t] reshaped to (B, 1, ..., 1).",
                  shape="x_t has the shape of x0: reshape ᾱ_t = abar[t] to (B, 1, ..., 1) so it multiplies whole samples.",
-                 error="ᾱ_t = abar[t] has one value per sample, shape (B,): reshape it to (B, 1, ..., 1) so that it "
-                       "broadcasts over each sample, e.g. `abar[t].view(-1, *[1] * (x0.ndim - 1))` (this works for 2-D batches too).",
+                 error="ᾱ_t has one value per sample, shape (B,): reshape it to (B, 1, ..., 1) so that it broadcasts over each "
+                       "sample, whatever the number of dimensions of x0 (2-D points as well as images).",
                  nan="the square roots need 0 ≤ ᾱ_t ≤ 1: take them of ᾱ_t and 1 − ᾱ_t, not of anything else.",
-                 random="use the `noise` argument you are given; do not draw new noise with `torch.randn`.")
+                 random="use the `noise` argument you are given; a function that draws noise of its own cannot be checked (or reproduced).")
     return _check(q_sample, "q_sample", "Exercise 2: jumping to x_t, eq. (4)", _q_sample_points(),
                   ("x0", "t", "abar", "noise"), hints, repeat=True)
 
@@ -280,7 +359,7 @@ def _ddim_step_variants(x_t:Tensor, eps_hat:Tensor, abar_t:Tensor, abar_prev:Ten
     eq12 = "x_{t−1} = √ᾱ_{t−1} x̂_0 + √(1 − ᾱ_{t−1} − σ_t²) ε̂ + σ_t z (eq. 12)."
     return [
         ("You left out the random-noise term σ_t z of eq. (12).",
-         "add `sigma_t * noise`; it vanishes only when σ_t = 0 (η = 0, DDIM).", lambda: step(x0_hat, direction, 0)),
+         "eq. (12) has three terms; the third, σ_t z, vanishes only when σ_t = 0 (η = 0, DDIM).", lambda: step(x0_hat, direction, 0)),
         ("You left out the direction pointing to x_t, √(1 − ᾱ_{t−1} − σ_t²) ε̂, the middle term of eq. (12).",
          eq12, lambda: step(x0_hat, 0, s * z)),
         ("Your direction term is √(1 − ᾱ_{t−1}) ε̂: it must make room for the noise you add, √(1 − ᾱ_{t−1} − σ_t²) ε̂.",
@@ -319,8 +398,8 @@ def _ddim_step_points()->list:
     abar64 = alphas_cumprod(make_betas(1000).double())
     specs = [("η = 0 (σ_t = 0), the step t = 500 → 400, a batch (4, 1, 8, 8), float32", (4, 1, 8, 8), 500, 400, 0.0, torch.float32),
              ("η = 1 (σ_t = σ_t(1)), the step t = 500 → 400, a batch (4, 1, 8, 8), float32", (4, 1, 8, 8), 500, 400, 1.0, torch.float32),
-             ("η = 0.5, the first step t = 999 → 949, 5 points (5, 2), float64", (5, 2), 999, 949, 0.5, torch.float64),
-             ("η = 0, the last step t = 49 → the end (ᾱ_{t−1} = 1, so x_{t−1} = x̂_0), (2, 1, 8, 8), float32",
+             ("η = 0.5, the first step of sampling, t = 999 → 949, 5 points (5, 2), float64", (5, 2), 999, 949, 0.5, torch.float64),
+             ("η = 0, the last step of sampling, t = 49 → the end (ᾱ_{t−1} = 1, so x_{t−1} = x̂_0), (2, 1, 8, 8), float32",
               (2, 1, 8, 8), 49, -1, 0.0, torch.float32)]
     points = []
     for name, shape, t, t_prev, eta, dtype in specs:
@@ -349,7 +428,7 @@ def check_ddim_step(ddim_step:Callable, # your function: (x_t, eps_hat, abar_t, 
                  error="abar_t, abar_prev and sigma_t are 0-d tensors (single numbers) that broadcast over the batch; "
                        "x_t, eps_hat and noise have the batch's shape.",
                  nan="a square root of a negative number? 1 − ᾱ_{t−1} − σ_t² ≥ 0 when the ᾱ's are used in the right places.",
-                 random="use the `noise` argument (z); do not draw noise of your own.")
+                 random="use the `noise` argument (z); a step that draws noise of its own cannot be checked.")
     return _check(ddim_step, "ddim_step", "Exercise 3: the DDIM step, eq. (12)", _ddim_step_points(),
                   ("x_t", "eps_hat", "abar_t", "abar_prev", "sigma_t", "noise"), hints, repeat=True)
 
@@ -388,7 +467,7 @@ def _sigma_points()->list:
               abar64[tau[1:]].float(), abar64[tau[:-1]].float(), 0.5, lambda i: f"t = {int(tau[i[0] + 1])}"),
              ("η = 0 (DDIM) on the same τ, float32", abar64[tau[1:]].float(), abar64[tau[:-1]].float(), 0.0,
               lambda i: f"t = {int(tau[i[0] + 1])}"),
-             ("η = 1 on the last step, t = 0 → the end (ᾱ_{t−1} = 1), 0-d tensors, float64", abar64[0], one, 1.0, _where)]
+             ("η = 1 on the last step of sampling, t = 0 → the end (ᾱ_{t−1} = 1), 0-d tensors, float64", abar64[0], one, 1.0, _where)]
     return [(name, (at, ap, eta), sigma_eta(at.double(), ap.double(), eta).to(at.dtype), where, _sigma_variants(at, ap, eta))
             for name, at, ap, eta, where in specs]
 
@@ -400,7 +479,7 @@ def check_sigma_eta(sigma_eta:Callable, # your function: (abar_t, abar_prev, eta
     hints = dict(hint="σ_t(η) = η · √((1 − ᾱ_{t−1})/(1 − ᾱ_t)) · √(1 − ᾱ_t/ᾱ_{t−1}), elementwise.",
                  shape="σ has the shape of abar_t: compute elementwise, no reductions.",
                  error="abar_t and abar_prev are tensors (vectors or 0-d) and eta is a Python float: use tensor "
-                       "operations (`.sqrt()`, `** 0.5`), not `math.sqrt`, which takes a single number.",
+                       "operations, not math.sqrt, which takes a single Python number.",
                  nan="a square root of a negative number? ᾱ_{t−1} > ᾱ_t, so 1 − ᾱ_t/ᾱ_{t−1} ≥ 0, while 1 − ᾱ_{t−1}/ᾱ_t < 0.")
     return _check(sigma_eta, "sigma_eta", "Exercise 4a: σ_t(η), eq. (16)", _sigma_points(), ("abar_t", "abar_prev", "eta"), hints)
 
@@ -414,9 +493,11 @@ def _ddpm_variance_variants(betas:Tensor)->list:
     return [
         ("You returned β_t itself: that is DDPM's other choice σ_t² = β_t (the DDIM paper's σ̂_t², App. D.3), not the "
          "posterior variance.", right, lambda: b),
-        ("At t = 0 you used ᾱ_{−1} = abar[-1]: Python indexing wraps round to the last entry. Before the first step "
-         "there is nothing to remove: ᾱ_{−1} = 1, so β̃_0 = 0.",
-         "`abar_prev = torch.cat([abar.new_ones(1), abar[:-1]])`.", lambda: (1 - abar.roll(1)) / (1 - abar) * b),
+        ("At t = 0 you used ᾱ_{−1} = abar[-1]: Python indexing wraps round to the last entry. At t = 0 "
+         "nothing has been removed yet: ᾱ_{−1} = 1, so β̃_0 = 0.",
+         "build ᾱ_{t−1} by shifting ᾱ one step and putting 1 in front.", lambda: (1 - abar.roll(1)) / (1 - abar) * b),
+        ("At t = 0 you used ᾱ_{−1} = 0: before the first noising step nothing has been removed yet, so ᾱ_{−1} = 1 and β̃_0 = 0.",
+         "what is the product of no factors at all?", lambda: (1 - torch.cat([abar.new_zeros(1), abar[:-1]])) / (1 - abar) * b),
         ("You returned the standard deviation √β̃_t; the variance β̃_t is asked for.", right,
          lambda: ((1 - prev) / (1 - abar) * b).sqrt()),
         ("The fraction is upside down: it is (1 − ᾱ_{t−1})/(1 − ᾱ_t), which is below 1.", right,
@@ -446,7 +527,7 @@ def check_ddpm_variance(posterior_variance:Callable, # your function: betas (T,)
     _check_callable("posterior_variance", posterior_variance)
     hints = dict(hint="β̃_t = (1 − ᾱ_{t−1})/(1 − ᾱ_t) · β_t, with ᾱ_{−1} = 1.",
                  shape="return one β̃_t per β_t: shape (T,), like `betas`.",
-                 error="`betas` is a 1-D tensor of shape (T,); ᾱ = `torch.cumprod(1 - betas, 0)`.",
+                 error="`betas` is a 1-D tensor of shape (T,); the β̃_t need ᾱ_t and ᾱ_{t−1} for every t (exercise 1 computes ᾱ).",
                  nan="1 − ᾱ_t > 0 for every t, so (1 − ᾱ_{t−1})/(1 − ᾱ_t) is finite; 1 − ᾱ_{t−1} is 0 at t = 0, so "
                      "dividing by it is not: is the fraction upside down?")
     fb = _check(posterior_variance, "posterior_variance", "Exercise 4b: DDPM's posterior variance", _ddpm_variance_points(),
@@ -462,9 +543,11 @@ def _slerp_variants(x_a:Tensor, x_b:Tensor, lam:float)->list:
     fa, fb = A.flatten(1), B.flatten(1)
     cos = ((fa * fb).sum(1) / (fa.norm(dim=1) * fb.norm(dim=1))).clamp(-1, 1)
     theta = row(cos.arccos())
-    def mix(th, a=A, b=B, divide=True, swap=False):
+    def mix(th, a=A, b=B, divide=True, swap=False):                     # with the lerp where sin θ = 0, row by row
         s = th.sin() if divide else 1
         wa, wb = ((1 - lam) * th).sin() / s, (lam * th).sin() / s
+        par = th.sin().abs() < 1e-7
+        wa, wb = torch.where(par, 1 - lam, wa), torch.where(par, lam, wb)
         if swap: wa, wb = wb, wa
         return wa * a + wb * b
     def last_axis():
@@ -472,6 +555,8 @@ def _slerp_variants(x_a:Tensor, x_b:Tensor, lam:float)->list:
         c = ((A * B).sum(-1, keepdim=True) / (A.norm(dim=-1, keepdim=True) * B.norm(dim=-1, keepdim=True))).clamp(-1, 1)
         return mix(c.arccos())
     unit = lambda v: v / row(v.flatten(1).norm(dim=1))
+    def batch_lerp():                                                     # the lerp for all rows as soon as one is parallel
+        return (1 - lam) * A + lam * B if (theta.sin().abs() < 1e-7).any() else mix(theta)
     right = "slerp = sin((1 − λ)θ)/sin θ · x_a + sin(λθ)/sin θ · x_b, with cos θ = ⟨x_a, x_b⟩/(‖x_a‖ ‖x_b‖) for each row."
     return [
         ("You interpolated along the straight line (lerp): slerp follows the great circle, so the weights are sines of angles.",
@@ -479,16 +564,19 @@ def _slerp_variants(x_a:Tensor, x_b:Tensor, lam:float)->list:
         ("Your θ is arccos⟨x_a, x_b⟩: the dot product must be normalised, cos θ = ⟨x_a, x_b⟩/(‖x_a‖ ‖x_b‖).",
          right, lambda: mix(row((fa * fb).sum(1).arccos()))),
         ("You computed one angle θ for the whole batch: each row (sample) has its own angle.",
-         "flatten each sample, `x_a.flatten(1)`, and sum the products over dim 1: one cos θ per row.",
+         "the dot product and the norms are taken over each sample separately: one cos θ per row.",
          lambda: mix(((A * B).sum() / (A.norm() * B.norm())).clamp(-1, 1).arccos())),
         ("You computed the angle along the last axis only: θ is one angle per sample, over all its elements.",
-         "flatten each sample first, `x_a.flatten(1)`, then take the dot product over dim 1.", last_axis),
+         "θ is the angle between two whole samples, all their elements together.", last_axis),
         ("You normalised x_a and x_b: slerp keeps their lengths. Normalise only inside cos θ; the weights multiply the original vectors.",
          right, lambda: mix(theta, unit(A), unit(B))),
         ("Your weights are exchanged: at λ = 0 slerp returns x_a, at λ = 1 x_b.",
          "x_a gets sin((1 − λ)θ)/sin θ, x_b gets sin(λθ)/sin θ.", lambda: mix(theta, swap=True)),
         ("You forgot to divide by sin θ: without it the endpoints come out shrunk by sin θ.", right,
          lambda: mix(theta, divide=False)),
+        ("Your batch mixes parallel and non-parallel rows, and you returned the lerp for the whole batch: the limit "
+         "(lerp) is for the parallel rows only, every other row still needs its slerp.",
+         "decide row by row which formula to use.", batch_lerp),
     ]
 
 # %% ../nbs/exercises/00_checkers.ipynb #2f7ae349
@@ -503,14 +591,25 @@ def _slerp_points()->list:
     ra, rb = torch.tensor([1.0, 0.9, 0.5], dtype=torch.float64), torch.tensor([0.8, 0.25, 1.5], dtype=torch.float64)
     polar = lambda r, ang: torch.stack([r * ang.cos(), r * ang.sin()], 1)
     par = torch.tensor([[1.0, 2.0, 2.0, 0.0, 0.0], [0.0, 0.0, 0.0, 3.0, 4.0]], dtype=torch.float64)
+    gauss = torch.Generator().manual_seed(14)                                        # rows where rounding puts cos θ above 1
+    scaled64, scaled32 = torch.randn(4, 64, generator=gauss, dtype=torch.float64), torch.randn(4, 64, generator=gauss)
+    mixed_a = torch.tensor([[1.0, 2.0, 2.0, 0.0], [1.0, 0.0, 0.0, 0.0], [0.0, 3.0, 0.0, 4.0], [2.0, 1.0, 0.0, 2.0]], dtype=torch.float64)
+    mixed_b = torch.tensor([[2.0, 4.0, 4.0, 0.0], [0.0, 2.0, 0.0, 0.0], [0.0, 1.5, 0.0, 2.0], [0.0, 0.0, 3.0, 0.0]], dtype=torch.float64)
     specs = [("3 pairs in the plane at 20°, 90° and 150°, of lengths 1 → 0.8, 0.9 → 0.25, 0.5 → 1.5, (3, 2), λ = 0.5, float64",
               polar(ra, start), polar(rb, start + turn), 0.5),
              ("4 pairs of Gaussian latents (4, 64), λ = 0.3, float32", rn(4, 64).float(), rn(4, 64).float(), 0.3),
              ("λ = 0 (must give x_a), images (2, 1, 8, 8), float32", rn(2, 1, 8, 8).float(), rn(2, 1, 8, 8).float(), 0.0),
              ("λ = 1 (must give x_b), images (2, 1, 8, 8), float32", rn(2, 1, 8, 8).float(), rn(2, 1, 8, 8).float(), 1.0),
              ("images (2, 1, 8, 8), λ = 0.75, float64", rn(2, 1, 8, 8), rn(2, 1, 8, 8), 0.75),
+             ("scaled Gaussian latents x_b = 3 x_a (4, 64), λ = 0.3, float64: θ = 0, though rounding can put cos θ just above 1",
+              scaled64, 3 * scaled64, 0.3),
+             ("the same with float32 latents x_b = 3 x_a (4, 64), λ = 0.6", scaled32, 3 * scaled32, 0.6),
+             ("a batch that mixes parallel rows (0 and 2) with non-parallel ones (1: 90°, 3), (4, 4), λ = 0.25, float64",
+              mixed_a, mixed_b, 0.25),
              ("parallel pairs, x_b = 2 x_a and x_b = x_a / 2, (2, 5), λ = 0.4, float64: sin θ = 0, the limit is the lerp",
-              par, par * torch.tensor([[2.0], [0.5]], dtype=torch.float64), 0.4)]
+              par, par * torch.tensor([[2.0], [0.5]], dtype=torch.float64), 0.4),
+             ("anti-parallel pairs, x_b = −x_a and x_b = −2 x_a, (2, 5), λ = 0.4, float64: θ = π, sin θ = 0 again, the limit is the lerp",
+              par, par * torch.tensor([[-1.0], [-2.0]], dtype=torch.float64), 0.4)]
     return [(name, (xa, xb, lam), slerp(xa, xb, lam), _where, _slerp_variants(xa, xb, lam)) for name, xa, xb, lam in specs]
 
 # %% ../nbs/exercises/00_checkers.ipynb #af95c79f
@@ -518,13 +617,13 @@ def check_slerp(slerp:Callable, # your function: (x_a (B, ...), x_b (B, ...), la
                )->Feedback:
     "Check exercise 5, spherical interpolation with one angle per row, against `ddim_nb.inversion.slerp`."
     _check_callable("slerp", slerp)
-    hints = dict(hint="slerp = sin((1 − λ)θ)/sin θ · x_a + sin(λθ)/sin θ · x_b, with one θ per row.",
+    hints = dict(hint="slerp = sin((1 − λ)θ)/sin θ · x_a + sin(λθ)/sin θ · x_b, with one θ per row; where sin θ = 0 (θ = 0 or π) the limit is the lerp.",
                  shape="the result has the shape of x_a: one interpolated sample per row, with θ of shape (B, 1, ..., 1).",
-                 error="x_a and x_b are batches (B, ...): flatten each sample with `x.flatten(1)` for the dot product and "
-                       "the norms, and reshape θ to (B, 1, ..., 1) to weight whole samples.",
-                 nan="NaN comes from arccos of a number outside [−1, 1] (normalise by ‖x_a‖ ‖x_b‖ and clamp to [−1, 1]: "
-                     "rounding can push it just past 1), or from 0/0 where x_a and x_b are parallel (θ = 0, sin θ = 0): "
-                     "there, return the lerp, the formula's limit, e.g. with `torch.where(sin_theta.abs() < 1e-7, lerp, slerp)`.")
+                 error="x_a and x_b are batches (B, ...): the dot product and the norms run over all the elements of each "
+                       "sample, and θ needs the shape (B, 1, ..., 1) to weight whole samples.",
+                 nan="NaN comes from arccos of a number outside [−1, 1] (cos θ is normalised by ‖x_a‖ ‖x_b‖, yet rounding can "
+                     "push it just past 1: clamp it), or from 0/0 where sin θ = 0 — parallel rows (θ = 0) and anti-parallel ones "
+                     "(θ = π): there, use the formula's limit, the lerp, for those rows only.")
     return _check(slerp, "slerp", "Exercise 5: slerp", _slerp_points(), ("x_a", "x_b", "lam"), hints)
 
 # %% ../nbs/exercises/00_checkers.ipynb #c199c382
@@ -535,8 +634,11 @@ def _encode_variant(unet, abar:Tensor, timesteps:Tensor, x0:Tensor, mistake:str)
     if mistake == "decreasing": ts = ts[::-1]
     x, s, abar_s = x0, None, torch.tensor(1.0, dtype=abar.dtype)
     if mistake == "skip_first": s, abar_s, ts = ts[0], abar[ts[0]], ts[1:]
-    x0_hat = x0
+    x0_hat, T, S = x0, len(abar), len(ts)
     for t in ts:
+        if mistake == "shortcut":                                          # diffusers' s = t − T//S
+            s = t - T // S
+            abar_s = abar[s] if s >= 0 else torch.tensor(1.0, dtype=abar.dtype)
         t_net = (s if s is not None else 0) if mistake == "source_timestep" else t
         eps_hat = unet(x, t_net).sample
         x0_hat = (x - (1 - abar_s).sqrt() * eps_hat) / abar_s.sqrt()      # (9) at the source s
@@ -547,23 +649,26 @@ def _encode_variant(unet, abar:Tensor, timesteps:Tensor, x0:Tensor, mistake:str)
 
 # %% ../nbs/exercises/00_checkers.ipynb #d6d7d905
 def _inversion_variants(unet, abar:Tensor, timesteps:Tensor, x0:Tensor)->list:
-    "Known mistakes for exercise 6, each (diagnosis, hint, the wrong x_T)."
-    v = lambda m: (lambda: _encode_variant(unet, abar, timesteps, x0, m))
+    "Known mistakes for exercise 6, each (diagnosis, hint, the wrong x_T), each computed once."
+    v = lambda m: _once(lambda: _encode_variant(unet, abar, timesteps, x0, m))
     return [
         ("You called the network at the wrong timestep: at the source s (the previous entry of τ). This encoder, like "
          "`ddim_invert` and diffusers' DDIMInverseScheduler, evaluates ε̂ = ε_θ(x_s, t) at the destination t.",
-         "inside `for t in timesteps:` call `unet(x, t).sample`, then step from s to t.", v("source_timestep")),
+         "call the network at the timestep you are stepping to.", v("source_timestep")),
         ("You walked τ from the largest t down, with σ decreasing, as the sampler does: the encoder runs the ODE with "
          "σ increasing, from the clean image towards noise.",
-         "loop over `timesteps` in the order given (increasing).", v("decreasing")),
+         "the encoder visits τ in the order given (increasing).", v("decreasing")),
         ("You kept ᾱ_s = 1 on every step, so x̂_0 was always x_s: after each step the point you reached becomes the source.",
-         "after the step to t, set `abar_s = abar[t]`.", v("stuck")),
+         "after each step, what is the ᾱ of the point you are standing on?", v("stuck")),
         ("You clipped x̂_0 to [−1, 1]: the ODE has no clipping, and a clipped step cannot be undone by the sampler.",
-         "remove the clamp.", v("clip")),
+         "the ODE step uses x̂_0 as it comes out of eq. (9).", v("clip")),
         ("You returned the last x̂_0; the encoder returns x_T, the sample at the last timestep.",
-         "return `x`, not `x0_hat`.", v("return_x0_hat")),
-        ("You skipped the first step: x_0 is clean (ᾱ_s = 1), not already at τ_1.",
-         "start from x = x0 with ᾱ_s = 1 and step to every entry of `timesteps`, the first one included.", v("skip_first")),
+         "which of your two running quantities is the latent?", v("return_x0_hat")),
+        ("You skipped the encoder's first step: x_0 is clean (ᾱ_s = 1), not already at τ_1.",
+         "the encoder starts at the clean image and steps to every entry of `timesteps`, the first one included.", v("skip_first")),
+        ("You found the source timestep as s = t − T//S, diffusers' shortcut: it is right only when τ is evenly spaced. "
+         "On trailing (or linspace) spacing the steps are uneven: the source is the previous entry of τ.",
+         "remember the timestep you came from instead of computing it.", v("shortcut")),
     ]
 
 # %% ../nbs/exercises/00_checkers.ipynb #74246d4d
@@ -571,36 +676,45 @@ def _digits_setup(pipe=None)->tuple:
     "The pipeline (the shipped `digits` one when None, progress bar off) and the held-out test digits in [-1, 1]."
     from ddim_nb.pipeline import DDIMPipeline
     from ddim_nb.data import load_digits_dataset
-    if pipe is None:
-        pipe = DDIMPipeline.from_pretrained("digits")
-        pipe.set_progress_bar_config(disable=True)
+    if pipe is None:                                                       # loaded once, with its test points
+        if "digits" not in _POINTS:
+            _POINTS["digits"] = DDIMPipeline.from_pretrained("digits")
+            _POINTS["digits"].set_progress_bar_config(disable=True)
+        pipe = _POINTS["digits"]
     elif not (hasattr(pipe, "unet") and hasattr(pipe, "scheduler")):
         raise TypeError(f"`pipe` must be a DDIMPipeline (or None for the shipped digits model), got {type(pipe).__name__}")
     images, _ = load_digits_dataset("test")
     return pipe, images
 
 # %% ../nbs/exercises/00_checkers.ipynb #a8913a7d
-def _inversion_timesteps(pipe, S:int)->Tensor:
-    "The encoder's τ for `S` steps, increasing: the pipeline's sampling timesteps, reversed."
+def _inversion_timesteps(pipe, S:int, spacing:str=None)->Tensor:
+    "The encoder's τ for `S` steps, increasing: the pipeline's sampling timesteps (with `spacing` if given), reversed."
     from ddim_nb.inversion import DDIMInverseScheduler
-    inv = DDIMInverseScheduler.from_config(dict(pipe.scheduler.config))
+    inv = DDIMInverseScheduler.from_config({**dict(pipe.scheduler.config), **({"timestep_spacing": spacing} if spacing else {})})
     inv.set_timesteps(S)
     return inv.timesteps
 
 # %% ../nbs/exercises/00_checkers.ipynb #e88db0bd
+_POINTS = {}   # id(pipe) -> (pipe, points): the test points of exercises 6 and 10 and their mistakes, built once per network
+
 def _inversion_points(pipe, images:Tensor)->list:
-    "Test points for exercise 6: (name, (unet, abar, timesteps, x0), expected x_T, where, variants)."
+    "Test points for exercise 6: (name, (unet, abar, timesteps, x0), expected x_T, where, variants), built once per pipeline."
+    if ("inversion", id(pipe)) in _POINTS: return _POINTS["inversion", id(pipe)][1]
     from ddim_nb.inversion import ddim_invert
     from ddim_nb.scheduler import DDIMScheduler
-    ref = DDIMScheduler.from_config(dict(pipe.scheduler.config), set_alpha_to_one=True)   # ᾱ_s = 1 before the first step
     abar = pipe.scheduler.alphas_cumprod
     where = lambda i: f"image {i[0]}, pixel ({i[2]}, {i[3]})"
     points = []
-    for name, x0, S in [("4 held-out test digits, S = 10 (τ = 0, 100, …, 900)", images[:4], 10),
-                        ("2 held-out test digits, S = 3 (τ = 0, 333, 666)", images[4:6], 3)]:
-        ts = _inversion_timesteps(pipe, S)
+    for name, x0, S, spacing in [("4 held-out test digits, S = 10 (τ = 0, 100, …, 900)", images[:4], 10, "leading"),
+                                 ("2 held-out test digits, S = 3 (τ = 0, 333, 666)", images[4:6], 3, "leading"),
+                                 ("2 held-out test digits, S = 7 with trailing spacing (τ = 142, 285, 428, 570, 713, 856, 999: "
+                                  "uneven steps of 142 and 143)", images[6:8], 7, "trailing")]:
+        cfg = {**dict(pipe.scheduler.config), "timestep_spacing": spacing}
+        ref = DDIMScheduler.from_config(cfg, set_alpha_to_one=True)       # ᾱ_s = 1 before the encoder's first step
+        ts = _inversion_timesteps(pipe, S, spacing)
         expected = ddim_invert(pipe.unet, ref, x0, S)                      # no clipping: the plain ODE
         points.append((name, (pipe.unet, abar, ts, x0), expected, where, _inversion_variants(pipe.unet, abar, ts, x0)))
+    _POINTS["inversion", id(pipe)] = (pipe, points)
     return points
 
 # %% ../nbs/exercises/00_checkers.ipynb #2e665bfd
@@ -622,10 +736,10 @@ def check_inversion(encode:Callable, # your function: (unet, abar (T,), timestep
     "Check exercise 6, the η = 0 encoder (DDIM inversion), against `ddim_nb.inversion.ddim_invert`, then time a round trip."
     _check_callable("encode", encode)
     pipe, images = _digits_setup(pipe)
-    hints = dict(hint="start with x = x0 and ᾱ_s = 1; for each t of `timesteps`: ε̂ = unet(x, t).sample, "
-                      "x̂_0 = (x − √(1 − ᾱ_s) ε̂)/√ᾱ_s, x = √ᾱ_t x̂_0 + √(1 − ᾱ_t) ε̂, then ᾱ_s = ᾱ_t.",
+    hints = dict(hint="each step goes from the point you stand on, s (ᾱ_s = 1 at the clean image), to the next entry t of "
+                      "`timesteps`: ε̂ from the network at t, x̂_0 from eq. (9) with ᾱ_s, then eq. (12) with σ = 0 and ᾱ_t.",
                  shape="x_T has the shape of x0, (B, C, H, W).",
-                 error="call the network as `unet(x, t).sample` with x of shape (B, C, H, W) and t one entry of `timesteps`.",
+                 error="the network takes a batch x (B, C, H, W) and one timestep, and returns an object whose `sample` is ε̂.",
                  nan="x̂_0 divides by √ᾱ_s: is ᾱ_s ever 0 or negative?",
                  random="the η = 0 encoder is deterministic: no noise is drawn.")
     with torch.no_grad():
@@ -639,4 +753,536 @@ def check_inversion(encode:Callable, # your function: (unet, abar (T,), timestep
         return Feedback(False, f"Your latents match on the test points, but the round-trip error does not fall with S: {table}.", fb.title)
     fb.message += (f"\nRound trip of 4 held-out digits (your encoder, then the DDIM sampler with η = 0), "
                    f"MSE per pixel on [0, 1]: {table}. It falls as S grows, like the paper's Table 2.")
+    return fb
+
+# %% ../nbs/exercises/00_checkers.ipynb #cc272d27
+def _coef_ref(abar_t:Tensor, abar_prev:Tensor, sigma_t:Tensor)->Tensor:
+    "(c_x, c_eps) of eq. (12) written as x_{t-1} = c_x x_t + c_eps ε̂ + σ_t z, stacked, in float64."
+    at, ap, s = abar_t.double(), abar_prev.double(), sigma_t.double()
+    return torch.stack([(ap / at).sqrt(), (1 - ap - s**2).clamp(min=0).sqrt() - (ap * (1 - at) / at).sqrt()])
+
+def _coef_variants(abar_t:Tensor, abar_prev:Tensor, sigma_t:Tensor)->list:
+    "Known mistakes for exercise 7, each (diagnosis, hint, the wrong stacked (c_x, c_eps))."
+    at, ap, s = abar_t.double(), abar_prev.double(), sigma_t.double()
+    r = lambda v: v.clamp(min=0).sqrt()
+    cx, dir_, back = (ap / at).sqrt(), r(1 - ap - s**2), (ap * (1 - at) / at).sqrt()
+    pair = lambda a, b: torch.stack(torch.broadcast_tensors(a, b))
+    return [
+        ("Your c_ε is only the direction coefficient √(1 − ᾱ_{t−1} − σ_t²): x̂_0 of eq. (9) holds ε̂ too, and that part "
+         "of √ᾱ_{t−1} x̂_0 belongs in c_ε.", "expand √ᾱ_{t−1} x̂_0 with eq. (9) and collect every term that multiplies ε̂.",
+         lambda: pair(cx, dir_)),
+        ("The ε̂ term that comes from x̂_0 has the wrong sign: eq. (9) subtracts √(1 − ᾱ_t) ε̂ from x_t.",
+         "follow the minus sign of eq. (9) through the substitution.", lambda: pair(cx, dir_ + back)),
+        ("Your c_x is missing its square root: x̂_0 divides x_t by √ᾱ_t, and eq. (12) multiplies x̂_0 by √ᾱ_{t−1}.",
+         "c_x is the product of the two square roots.", lambda: pair(ap / at, dir_ - back)),
+        ("Your c_x is upside down: x_{t−1} is less noisy than x_t, so its signal √ᾱ_{t−1} is the larger one and c_x ≥ 1.",
+         "which ᾱ does eq. (9) divide by, and which does eq. (12) multiply by?", lambda: pair((at / ap).sqrt(), dir_ - back)),
+        ("You used σ_t where σ_t² belongs: the direction coefficient is √(1 − ᾱ_{t−1} − σ_t²), variances add.",
+         "a standard deviation enters the variance budget squared.", lambda: pair(cx, r(1 - ap - s) - back)),
+        ("The ε̂ term that comes from x̂_0 is missing √ᾱ_{t−1}: x̂_0 is multiplied by √ᾱ_{t−1} in eq. (12).",
+         "every term of x̂_0 carries the factor √ᾱ_{t−1}.", lambda: pair(cx, dir_ - ((1 - at) / at).sqrt())),
+        ("You exchanged ᾱ_t and ᾱ_{t−1}: eq. (9) uses ᾱ_t (where x_t is), eq. (12) uses ᾱ_{t−1} (where you go).",
+         "label each ᾱ in your derivation with the step it belongs to.",
+         lambda: pair((at / ap).sqrt(), r(1 - at - s**2) - (at * (1 - ap) / ap).sqrt())),
+    ]
+
+# %% ../nbs/exercises/00_checkers.ipynb #7316cd37
+def _ddim_schedule()->Tensor:
+    "ᾱ of the linear schedule (T = 1000), float64: the schedule of the paper's CIFAR-10 model and of the shipped ones."
+    from ddim_nb.schedules import make_betas, alphas_cumprod
+    return alphas_cumprod(make_betas(1000).double())
+
+def _pair_points(seed:int,                  # for the random pairs
+                 sigma_range:tuple=(0.0, 1.0),# σ_t of the random pairs as a fraction of σ_t(1); σ_t > 0 when it starts above 0
+                )->list:                      # (name, abar_t, abar_prev, sigma_t, where)
+    "Shared cases for exercises 7-9: random pairs, consecutive steps (η = 0, or η = 1 when σ_t > 0 is needed), first and last steps."
+    from ddim_nb.forward import sigma_eta
+    g = torch.Generator().manual_seed(seed)
+    abar = _ddim_schedule()
+    u = torch.rand(2, 400, generator=g, dtype=torch.float64) * 0.998 + 0.001
+    at, ap = u.min(0).values, u.max(0).values                               # ᾱ_{t−1} > ᾱ_t
+    lo, hi = sigma_range
+    eta = lo + (hi - lo) * torch.rand(400, generator=g, dtype=torch.float64)
+    eta[:20] = hi                                                          # σ_t at the top of its range on some pairs
+    pair = lambda i: f"pair {i[-1]}"
+    one = torch.tensor(1.0, dtype=torch.float64)
+    eta_c = 0.0 if lo == 0 else 1.0                                        # η on the consecutive steps
+    cases = [("400 random pairs ᾱ_{t−1} > ᾱ_t in (0, 1), random σ_t ≤ σ_t(1), float64", at, ap, sigma_eta(at, ap, 1.0) * eta, pair),
+             (f"consecutive steps of the linear schedule, t = 1 … 999, η = {eta_c:g}, float32",
+              abar[1:].float(), abar[:-1].float(), sigma_eta(abar[1:], abar[:-1], eta_c).float(), lambda i: f"t = {i[-1] + 1}"),
+             ("the first step of sampling, from τ_S = 999 to 949 (ᾱ_t ≈ 4e-5), η = 1, 0-d, float64", abar[999], abar[949],
+              sigma_eta(abar[999], abar[949], 1.0), lambda i: "the value")]
+    if lo == 0: cases.append(("the last step of sampling, from t = 49 to the end (ᾱ_{t−1} = 1), η = 0, 0-d, float64",
+                              abar[49], one, 0 * one, lambda i: "the value"))
+    return cases
+
+# %% ../nbs/exercises/00_checkers.ipynb #705c2bcf
+def check_eq12_coefficients(eq12_coefficients:Callable, # your function: (abar_t, abar_prev, sigma_t) -> (c_x, c_eps)
+                           )->Feedback:
+    "Check exercise 7, the coefficients of x_t and ε̂ in eq. (12), derived from eqs. (7) and (9)."
+    _check_callable("eq12_coefficients", eq12_coefficients)
+    names = ("c_x", "c_eps")
+    points = [(name, (at, ap, s), _coef_ref(at, ap, s).to(at.dtype), lambda i, w=w: f"{names[i[0]]}, {w(i)}", _coef_variants(at, ap, s))
+              for name, at, ap, s, w in _pair_points(7)]
+    hints = dict(hint="write the mean of eq. (7) with x̂_0 in place of x_0, replace the noise in x_t by ε̂, and collect the "
+                      "terms in x_t and in ε̂: each coefficient is built from √ᾱ_t, √ᾱ_{t−1} and √(1 − ᾱ_{t−1} − σ_t²).",
+                 shape="return two tensors, each of the inputs' shape (elementwise, no reductions).",
+                 error="abar_t, abar_prev and sigma_t are tensors of one shape (vectors or 0-d): use tensor operations.",
+                 nan="a square root of a negative number? On these points 1 − ᾱ_{t−1} − σ_t² ≥ 0 and ᾱ_t > 0.")
+    fb = _check(eq12_coefficients, "eq12_coefficients", "Exercise 7: the coefficients of eq. (12)", points,
+                ("abar_t", "abar_prev", "sigma_t"), hints, outputs=names)
+    if fb: fb.message += "\nWith σ_t = 0, c_x x_t + c_ε ε̂ is the deterministic DDIM step: the package's `ddim_step` computes the same."
+    return fb
+
+# %% ../nbs/exercises/00_checkers.ipynb #b5541603
+def _q_mean_ref(abar_t:Tensor, abar_prev:Tensor, sigma_t:Tensor)->Tensor:
+    "(a, b) with mean of q_σ(x_{t-1} | x_t, x_0) = a x_0 + b x_t (eq. 7), stacked, float64."
+    at, ap, s = abar_t.double(), abar_prev.double(), sigma_t.double()
+    b = (1 - ap - s**2).clamp(min=0).sqrt() / (1 - at).sqrt()
+    return torch.stack(torch.broadcast_tensors(ap.sqrt() - b * at.sqrt(), b))
+
+def _ddpm_mean_ref(abar_t:Tensor, abar_prev:Tensor)->Tensor:
+    "(a, b) of DDPM's posterior mean μ̃_t = a x_0 + b x_t (Ho et al., eq. 7), α_t = ᾱ_t/ᾱ_{t-1}, stacked, float64."
+    at, ap = abar_t.double(), abar_prev.double()
+    alpha = at / ap
+    return torch.stack(torch.broadcast_tensors(ap.sqrt() * (1 - alpha) / (1 - at), alpha.sqrt() * (1 - ap) / (1 - at)))
+
+def _q_mean_variants(abar_t:Tensor, abar_prev:Tensor, sigma_t:Tensor)->list:
+    "Known mistakes for exercise 8's q_sigma_mean_coefs."
+    at, ap, s = abar_t.double(), abar_prev.double(), sigma_t.double()
+    r = lambda v: v.clamp(min=0).sqrt()
+    pair = lambda a, b: torch.stack(torch.broadcast_tensors(a, b))
+    d = r(1 - ap - s**2)
+    return [
+        ("Your coefficient of x_0 is only √ᾱ_{t−1}: the noise (x_t − √ᾱ_t x_0)/√(1 − ᾱ_t) in eq. (7) holds x_0 as well.",
+         "expand the noise term and collect everything that multiplies x_0.", lambda: pair(ap.sqrt(), d / (1 - at).sqrt())),
+        ("You did not divide by √(1 − ᾱ_t): the noise inside x_t is (x_t − √ᾱ_t x_0)/√(1 − ᾱ_t).",
+         "the noise in x_t is x_t minus its signal, divided by its standard deviation.", lambda: pair(ap.sqrt() - d * at.sqrt(), d)),
+        ("You used σ_t where σ_t² belongs: the coefficient of the noise is √(1 − ᾱ_{t−1} − σ_t²).",
+         "a standard deviation enters the variance budget squared.",
+         lambda: pair(ap.sqrt() - r(1 - ap - s) / (1 - at).sqrt() * at.sqrt(), r(1 - ap - s) / (1 - at).sqrt())),
+        ("The x_0 part of the noise term has the wrong sign: the noise is x_t minus √ᾱ_t x_0.",
+         "follow the minus sign through the expansion.", lambda: pair(ap.sqrt() + d / (1 - at).sqrt() * at.sqrt(), d / (1 - at).sqrt())),
+    ]
+
+def _ddpm_mean_variants(abar_t:Tensor, abar_prev:Tensor)->list:
+    "Known mistakes for exercise 8's ddpm_posterior_coefs."
+    at, ap = abar_t.double(), abar_prev.double()
+    alpha = at / ap
+    pair = lambda a, b: torch.stack(torch.broadcast_tensors(a, b))
+    return [
+        ("Your two coefficients are exchanged: the one with β_t multiplies x_0, the one with 1 − ᾱ_{t−1} multiplies x_t.",
+         "at t = 0 (ᾱ_{t−1} = 1) the posterior mean is x_0 itself: which coefficient is 1 there?",
+         lambda: pair(alpha.sqrt() * (1 - ap) / (1 - at), ap.sqrt() * (1 - alpha) / (1 - at))),
+        ("You used the cumulative ᾱ_t where the one-step α_t = ᾱ_t/ᾱ_{t−1} belongs (DDPM's β_t and α_t are one-step quantities).",
+         "DDPM's α_t is the factor of one step, not the product of all of them.",
+         lambda: pair(ap.sqrt() * (1 - at) / (1 - at), at.sqrt() * (1 - ap) / (1 - at))),
+        ("Your coefficient of x_t is missing √α_t.", "write μ̃_t's x_t coefficient factor by factor.",
+         lambda: pair(ap.sqrt() * (1 - alpha) / (1 - at), (1 - ap) / (1 - at))),
+        ("Your coefficient of x_0 is missing √ᾱ_{t−1}.", "write μ̃_t's x_0 coefficient factor by factor.",
+         lambda: pair((1 - alpha) / (1 - at), alpha.sqrt() * (1 - ap) / (1 - at))),
+    ]
+
+# %% ../nbs/exercises/00_checkers.ipynb #f1e1898b
+def check_posterior_mean(q_sigma_mean_coefs:Callable,   # your function: (abar_t, abar_prev, sigma_t) -> (a, b), eq. (7)
+                         ddpm_posterior_coefs:Callable, # your function: (abar_t, abar_prev) -> (a, b) of DDPM's μ̃_t
+                        )->Feedback:
+    "Check exercise 8: both means as coefficients of (x_0, x_t), then that they agree at η = 1 for every t."
+    from ddim_nb.forward import sigma_eta
+    _check_callable("q_sigma_mean_coefs", q_sigma_mean_coefs)
+    _check_callable("ddpm_posterior_coefs", ddpm_posterior_coefs)
+    names = ("a", "b")
+    title = "Exercise 8: η = 1 is DDPM's posterior mean"
+    cases = _pair_points(8)
+    points = [(name, (at, ap, s), _q_mean_ref(at, ap, s).to(at.dtype), lambda i, w=w: f"{names[i[0]]} (of x_0 and x_t), {w(i)}",
+               _q_mean_variants(at, ap, s)) for name, at, ap, s, w in cases]
+    hints = dict(hint="replace the noise in eq. (7) by (x_t − √ᾱ_t x_0)/√(1 − ᾱ_t), then collect the terms in x_0 and in x_t.",
+                 shape="return two tensors, each of the inputs' shape.", error="the inputs are tensors of one shape: use tensor operations.",
+                 nan="a square root of a negative number? On these points 1 − ᾱ_{t−1} − σ_t² ≥ 0.")
+    fb = _check(q_sigma_mean_coefs, "q_sigma_mean_coefs", title, points, ("abar_t", "abar_prev", "sigma_t"), hints, outputs=names)
+    if not fb: return fb
+    abar, tau = _ddim_schedule(), torch.arange(0, 1000, 50)
+    ddpm_cases = [("400 random pairs ᾱ_{t−1} > ᾱ_t in (0, 1), float64", cases[0][1], cases[0][2], cases[0][4]),
+                  ("consecutive steps of the linear schedule, t = 1 … 999, float64", abar[1:], abar[:-1], cases[1][4]),
+                  ("the 20-step sub-sequence τ = 0, 50, …, 950 (β_t = 1 − ᾱ_t/ᾱ_{t−1} between its entries), float32",
+                   abar[tau[1:]].float(), abar[tau[:-1]].float(), lambda i: f"t = {int(tau[i[-1] + 1])}"),
+                  ("the last step of sampling, from t = 49 to the end (ᾱ_{t−1} = 1), 0-d, float64", cases[3][1], cases[3][2], cases[3][4])]
+    points = [(name, (at, ap), _ddpm_mean_ref(at, ap).to(at.dtype), lambda i, w=w: f"{names[i[0]]} (of x_0 and x_t), {w(i)}",
+               _ddpm_mean_variants(at, ap)) for name, at, ap, w in ddpm_cases]
+    hints = dict(hint="μ̃_t = √ᾱ_{t−1} β_t/(1 − ᾱ_t) · x_0 + √α_t (1 − ᾱ_{t−1})/(1 − ᾱ_t) · x_t, with α_t = ᾱ_t/ᾱ_{t−1} and β_t = 1 − α_t.",
+                 shape="return two tensors, each of the inputs' shape.", error="the inputs are tensors of one shape: use tensor operations.",
+                 nan="1 − ᾱ_t > 0 on every test point: look for another division.")
+    fb = _check(ddpm_posterior_coefs, "ddpm_posterior_coefs", title, points, ("abar_t", "abar_prev"), hints, outputs=names)
+    if not fb: return fb
+    at, ap = abar[1:], abar[:-1]
+    mine = torch.stack([torch.as_tensor(v).double() for v in q_sigma_mean_coefs(at, ap, sigma_eta(at, ap, 1.0))])
+    ddpm = torch.stack([torch.as_tensor(v).double() for v in ddpm_posterior_coefs(at, ap)])
+    gap = float((mine - ddpm).abs().max())
+    fb.message = (f"Both functions pass on all {len(cases) + len(ddpm_cases)} test points, and with σ_t = σ_t(1) your mean of eq. (7) is your "
+                  f"DDPM posterior mean on every consecutive step of the linear schedule (t = 1 … 999): the largest gap between "
+                  f"their coefficients is {gap:.1e}, float64 rounding. η = 1 is DDPM.")
+    return fb
+
+# %% ../nbs/exercises/00_checkers.ipynb #f493f066
+def _gamma_ref(abar_t:Tensor, abar_prev:Tensor, sigma_t:Tensor)->Tensor:
+    "γ_t with KL(q_σ(x_{t-1}|x_t,x_0) ‖ p_θ(x_{t-1}|x_t)) = γ_t ‖ε − ε̂‖², float64."
+    at, ap, s = abar_t.double(), abar_prev.double(), sigma_t.double()
+    return ((ap * (1 - at) / at).sqrt() - (1 - ap - s**2).clamp(min=0).sqrt()) ** 2 / (2 * s**2)
+
+def _gaussian_kl(mu_q:Tensor, mu_p:Tensor, var_q, var_p)->Tensor:
+    "KL(N(μ_q, var_q I) ‖ N(μ_p, var_p I)) summed over the last axis, from the general formula for diagonal Gaussians."
+    d = mu_q.shape[-1]
+    return 0.5 * (d * var_q / var_p + ((mu_p - mu_q) ** 2).sum(-1) / var_p - d + d * torch.log(var_p / var_q))
+
+def _gamma_variants(abar_t:Tensor, abar_prev:Tensor, sigma_t:Tensor)->list:
+    "Known mistakes for exercise 9."
+    at, ap, s = abar_t.double(), abar_prev.double(), sigma_t.double()
+    c = (ap * (1 - at) / at).sqrt() - (1 - ap - s**2).clamp(min=0).sqrt()
+    a = ap.sqrt() - (1 - ap - s**2).clamp(min=0).sqrt() * at.sqrt() / (1 - at).sqrt()   # coefficient of x_0 in eq. (7)
+    alpha = at / ap
+    return [
+        ("You left out the 1/2 of the Gaussian KL: KL = ‖μ_q − μ_p‖²/(2σ_t²).", "write out the KL of two Gaussians with equal variances.",
+         lambda: c**2 / s**2),
+        ("You divided by σ_t, not by the variance σ_t².", "the KL divides the squared distance of the means by the variance.",
+         lambda: c**2 / (2 * s)),
+        ("Your γ_t weights ‖x_0 − x̂_0‖², not ‖ε − ε̂‖²: x_0 − x̂_0 = √((1 − ᾱ_t)/ᾱ_t) (ε̂ − ε), and that factor is squared too.",
+         "use eq. (9) to turn x_0 − x̂_0 into a multiple of ε − ε̂.", lambda: a**2 / (2 * s**2)),
+        ("Your coefficient is not squared: the KL holds the squared distance between the means.",
+         "‖k v‖² = k² ‖v‖².", lambda: c.abs() / (2 * s**2)),
+        ("This is Ho et al.'s weight β_t²/(2σ_t² α_t (1 − ᾱ_t)) with one-step α_t = ᾱ_t/ᾱ_{t−1}: it equals γ_t only on "
+         "consecutive steps at η = 1, not for other σ_t or on a sub-sequence.",
+         "derive γ_t from eq. (7) for any σ_t, without assuming σ_t = σ_t(1).", lambda: (1 - alpha) ** 2 / (2 * s**2 * alpha * (1 - at))),
+    ]
+
+# %% ../nbs/exercises/00_checkers.ipynb #017fd00e
+def _kl_demo(gamma_weight:Callable, n:int=5, d:int=16)->float:
+    "The largest relative gap between the Gaussian KL and γ_t ‖ε − ε̂‖² (the student's γ_t) on `n` random triples per test pair."
+    from ddim_nb.forward import q_sigma_reverse, sigma_eta
+    g = torch.Generator().manual_seed(9)
+    abar = _ddim_schedule()
+    worst = 0.0
+    for t, t_prev, eta in [(500, 400, 1.0), (999, 949, 0.3), (100, 99, 1.0), (20, 0, 0.7)]:
+        at, ap = abar[t], abar[t_prev]
+        s = sigma_eta(at, ap, eta)
+        x0 = torch.randn(n, d, generator=g, dtype=torch.float64)
+        eps, eps_hat = torch.randn(2, n, d, generator=g, dtype=torch.float64)
+        x_t = at.sqrt() * x0 + (1 - at).sqrt() * eps                                  # (4)
+        x0_hat = (x_t - (1 - at).sqrt() * eps_hat) / at.sqrt()                       # (9)
+        mu_q, _ = q_sigma_reverse(x_t, x0, at, ap, s)                                 # (7)
+        mu_p, _ = q_sigma_reverse(x_t, x0_hat, at, ap, s)                             # p_θ: (7) at x̂_0
+        kl = _gaussian_kl(mu_q, mu_p, s**2, s**2)
+        mine = torch.as_tensor(gamma_weight(at, ap, s)).double() * ((eps - eps_hat) ** 2).sum(-1)
+        worst = max(worst, float(((mine - kl).abs() / kl).max()))
+    return worst
+
+def check_gamma_weight(gamma_weight:Callable, # your function: (abar_t, abar_prev, sigma_t) -> γ_t, elementwise
+                      )->Feedback:
+    "Check exercise 9, Theorem 1's weight γ_t, then compare γ_t ‖ε − ε̂‖² with the KL of the two Gaussians."
+    _check_callable("gamma_weight", gamma_weight)
+    points = [(name, (at, ap, s), _gamma_ref(at, ap, s).to(at.dtype), w, _gamma_variants(at, ap, s))
+              for name, at, ap, s, w in _pair_points(9, sigma_range=(0.05, 1.0))]
+    hints = dict(hint="the two means differ only through x_0 versus x̂_0; write that difference as a multiple of ε − ε̂ "
+                      "(eq. 9), square it, and divide as the Gaussian KL does.",
+                 shape="γ_t has the inputs' shape: elementwise, no reductions.",
+                 error="the inputs are tensors of one shape: use tensor operations.",
+                 nan="σ_t > 0 and 1 − ᾱ_{t−1} − σ_t² ≥ 0 on every test point: look for a division by something else that can vanish.")
+    fb = _check(gamma_weight, "gamma_weight", "Exercise 9: the weights γ_t of Theorem 1", points, ("abar_t", "abar_prev", "sigma_t"), hints)
+    if fb:
+        fb.message += (f"\nAgainst the KL of the two Gaussians (means from eq. 7 at x_0 and at x̂_0, variance σ_t²), on random "
+                       f"x_0, ε, ε̂ in 16 dimensions: γ_t ‖ε − ε̂‖² agrees to a relative {_kl_demo(gamma_weight):.0e}.")
+    return fb
+
+# %% ../nbs/exercises/00_checkers.ipynb #a9b8e0e5
+@torch.no_grad()
+def _sample_variant(unet, abar:Tensor, timesteps:Tensor, x_T:Tensor, eta:float, noises:Tensor, mistake:str="")->Tensor:
+    "The τ sampler with one known mistake built in (`mistake` names it; '' is the right loop), to diagnose exercise 10."
+    from ddim_nb.forward import sigma_eta
+    ts, T, S = [int(t) for t in timesteps], len(abar), len(timesteps)
+    x = x_T
+    for i, t in enumerate(ts):
+        if mistake == "shortcut": prev = t - T // S
+        elif mistake == "consecutive": prev = t - 1
+        else: prev = ts[i + 1] if i + 1 < S else -1
+        abar_t = abar[t]
+        abar_prev = abar[prev] if prev >= 0 else (abar[0] if mistake == "final_abar0" else torch.tensor(1.0, dtype=abar.dtype))
+        sigma = sigma_eta(abar_t, abar_prev, 0.0 if mistake == "no_noise" else eta)
+        eps_hat = unet(x, t).sample
+        x0_hat = (x - (1 - abar_t).sqrt() * eps_hat) / abar_t.sqrt()                              # (9)
+        if mistake == "clip": x0_hat = x0_hat.clamp(-1, 1)
+        x = abar_prev.sqrt() * x0_hat + (1 - abar_prev - sigma**2).clamp(min=0).sqrt() * eps_hat + sigma * noises[i]  # (12)
+    return x
+
+def _sampler_points()->list:
+    "Test points for exercise 10: (name, (unet, abar, timesteps, x_T, eta, noises), expected x_0, where, variants), built once."
+    from ddim_nb.pipeline import DDIMPipeline
+    from ddim_nb.scheduler import DDIMScheduler
+    if "sampler" in _POINTS: return _POINTS["sampler"]
+    pipe = DDIMPipeline.from_pretrained("swissroll")
+    unet, g = pipe.unet, torch.Generator().manual_seed(10)
+    points = []
+    for name, S, spacing, eta in [("η = 0, S = 10, leading τ = 900, 800, …, 0, 8 points", 10, "leading", 0.0),
+                                  ("η = 1, S = 7, trailing τ = 999, 856, 713, 570, 428, 285, 142 (uneven steps), 8 points", 7, "trailing", 1.0),
+                                  ("η = 0.5, S = 4, linspace τ = 999, 666, 333, 0, 8 points", 4, "linspace", 0.5)]:
+        sched = DDIMScheduler.from_config({**dict(pipe.scheduler.config), "timestep_spacing": spacing}, set_alpha_to_one=True, clip_sample=False)
+        sched.set_timesteps(S)
+        x_T = torch.randn(8, 2, generator=g)
+        noises = torch.randn(S, 8, 2, generator=g)
+        x = x_T
+        with torch.no_grad():
+            for i, t in enumerate(sched.timesteps):                                            # the pipeline's loop
+                x = sched.step(unet(x, t).sample, t, x, eta=eta, variance_noise=noises[i]).prev_sample
+        args = (unet, sched.alphas_cumprod, sched.timesteps.clone(), x_T, eta, noises)
+        variants = [(d, h, _once(lambda m=m, a=args: _sample_variant(*a, mistake=m))) for d, h, m in _SAMPLER_MISTAKES]
+        points.append((name, args, x, lambda i: f"point {i[0]}, coordinate {i[1]}", variants))
+    _POINTS["sampler"] = points
+    return points
+
+_SAMPLER_MISTAKES = [
+    ("After the last entry of τ you used ᾱ_{t−1} = ᾱ_0 (diffusers' set_alpha_to_one=False): the sampler ends at x_0 "
+     "itself, where ᾱ = 1, so the last step returns x̂_0.", "what is ᾱ 'before t = 0', where no noise has been added?", "final_abar0"),
+    ("You found the next timestep as t − T//S, diffusers' shortcut: it is right only when τ is evenly spaced; on trailing "
+     "and linspace τ the steps are uneven (and the last one can miss the end).",
+     "take the next entry of τ itself, and ᾱ = 1 after the last one.", "shortcut"),
+    ("You stepped to t − 1 on every step: with S < T steps the next timestep is the next entry of τ, far below t.",
+     "the sub-sequence τ skips timesteps: where does each step land?", "consecutive"),
+    ("You clipped x̂_0 to [−1, 1]: this sampler does not clip (the data need not lie in [−1, 1]).",
+     "use x̂_0 as eq. (9) gives it.", "clip"),
+    ("You added no noise: for η > 0, eq. (12) adds σ_t(η) z with z the step's entry of `noises`.",
+     "σ_t depends on η through eq. (16); only η = 0 is deterministic.", "no_noise"),
+]
+
+# %% ../nbs/exercises/00_checkers.ipynb #32009bbf
+def check_sampler(ddim_sample:Callable, # your function: (unet, abar, timesteps (S,) decreasing, x_T, eta, noises (S, *x_T.shape)) -> x_0
+                 )->Feedback:
+    "Check exercise 10, the whole sampler over τ, against the package's DDIMScheduler loop (the pipeline's) with the same noise."
+    _check_callable("ddim_sample", ddim_sample)
+    hints = dict(hint="for each entry t of τ, from the first (largest) on: ε̂ from the network at t, ᾱ_t, ᾱ of the next entry "
+                      "(1 after the last), σ_t from eq. (16), then eq. (12) with that step's noise.",
+                 shape="the result has the shape of x_T.",
+                 error="the network takes a batch x and one timestep, and returns an object whose `sample` is ε̂; "
+                       "`noises` holds one noise tensor per step, in the order the steps are taken.",
+                 nan="ᾱ before the end is in (0, 1], and 1 − ᾱ_{t−1} − σ_t² ≥ 0: look at what you take the square root of.",
+                 random="use the noises you are given, one per step; a sampler that draws its own cannot be checked.")
+    with torch.no_grad():
+        fb = _check(ddim_sample, "ddim_sample", "Exercise 10: the sampler loop over τ", _sampler_points(),
+                    ("unet", "abar", "timesteps", "x_T", "eta", "noises"), hints, repeat=True, tol=(1e-4, 1e-5))
+    if fb: fb.message += "\nYour loop reproduces the package's scheduler (the pipeline's loop) to float32 precision."
+    return fb
+
+# %% ../nbs/exercises/00_checkers.ipynb #508c9d5f
+def _euler_ref(x_t:Tensor, eps_hat:Tensor, abar_t:Tensor, abar_prev:Tensor)->Tensor:
+    "x_{t-1} from eq. (13): x̄ = x/√ᾱ moves by (σ_{t-1} − σ_t) ε̂, σ = √((1 − ᾱ)/ᾱ); in float64."
+    x, e, at, ap = x_t.double(), eps_hat.double(), abar_t.double(), abar_prev.double()
+    sig = lambda a: ((1 - a) / a).sqrt()
+    return (x / at.sqrt() + (sig(ap) - sig(at)) * e) * ap.sqrt()
+
+def _euler_variants(x_t:Tensor, eps_hat:Tensor, abar_t:Tensor, abar_prev:Tensor)->list:
+    "Known mistakes for exercise 11's euler_step."
+    x, e, at, ap = x_t.double(), eps_hat.double(), abar_t.double(), abar_prev.double()
+    sig = lambda a: ((1 - a) / a).sqrt()
+    return [
+        ("You returned x̄_{t−1} = x_{t−1}/√ᾱ_{t−1}: the Euler step lives in the rescaled coordinates, but the function "
+         "returns the sample itself.", "after the step, undo the rescaling with ᾱ of the step you arrived at.",
+         lambda: x / at.sqrt() + (sig(ap) - sig(at)) * e),
+        ("Your σ is √(1 − ᾱ), the noise level of x; the ODE's σ is the noise-to-signal ratio √((1 − ᾱ)/ᾱ).",
+         "σ is the standard deviation of the noise in x̄ = x/√ᾱ.",
+         lambda: (x / at.sqrt() + ((1 - ap).sqrt() - (1 - at).sqrt()) * e) * ap.sqrt()),
+        ("Your step goes the wrong way: σ decreases along the sampler, so the increment is (σ_{t−1} − σ_t) ε̂, which is negative.",
+         "which of σ_t and σ_{t−1} is the larger?", lambda: (x / at.sqrt() + (sig(at) - sig(ap)) * e) * ap.sqrt()),
+        ("You rescaled with ᾱ instead of √ᾱ: x̄ = x/√ᾱ, so the signal's standard deviation is √ᾱ.",
+         "x = √ᾱ x_0 + √(1 − ᾱ) ε: divide by the factor in front of x_0.", lambda: (x / at + (sig(ap) - sig(at)) * e) * ap),
+    ]
+
+def _order_ref(steps:Tensor, errors:Tensor)->Tensor:
+    "The least-squares slope p of log(error) against log(S), sign flipped: error ≈ C S^(−p). A 0-d float64 tensor."
+    import numpy as np
+    return torch.tensor(-np.polyfit(np.log(steps.double().numpy()), np.log(errors.double().numpy()), 1)[0], dtype=torch.float64)
+
+def _order_variants(steps:Tensor, errors:Tensor)->list:
+    "Known mistakes for exercise 11's convergence_order."
+    import numpy as np
+    ls, le = np.log(steps.double().numpy()), np.log(errors.double().numpy())
+    t = lambda v: torch.tensor(v, dtype=torch.float64)
+    return [
+        ("Your order has the wrong sign: the error falls as S grows, so the slope of log(error) against log(S) is −p.",
+         "the order is a positive number for a method that converges.", lambda: t(np.polyfit(ls, le, 1)[0])),
+        ("You fitted log(error) against S, not against log(S): the error of an order-p method is C S^(−p), a straight line "
+         "on log-log axes.", "take the logarithm of both columns.", lambda: t(-np.polyfit(steps.double().numpy(), le, 1)[0])),
+        ("You used only the first two points: the order is the least-squares slope through all of them.",
+         "fit a line through every (log S, log error) pair.", lambda: t(-(le[1] - le[0]) / (ls[1] - ls[0]))),
+        ("You used only the last two points: the order is the least-squares slope through all of them.",
+         "fit a line through every (log S, log error) pair.", lambda: t(-(le[-1] - le[-2]) / (ls[-1] - ls[-2]))),
+    ]
+
+# %% ../nbs/exercises/00_checkers.ipynb #c463a318
+def _gaussian_ode_errors(euler_step:Callable, steps=(10, 20, 40, 80, 160), c:float=0.5)->list:
+    "Integrate the η = 0 ODE for Gaussian data N(0, c²) with `euler_step` on linspace τ: the final error for each S."
+    import math
+    from ddim_nb.scheduler import make_timesteps
+    abar = _ddim_schedule()
+    x_start = torch.tensor([[1.0, -2.0, 0.5]], dtype=torch.float64)               # x̄ at the first timestep, over √(c² + σ²)
+    errors = []
+    for S in steps:
+        ts = [int(t) for t in make_timesteps(S, 1000, "linspace")]
+        at0 = abar[ts[0]]
+        sig0 = float(((1 - at0) / at0).sqrt())
+        x = x_start * math.sqrt(c * c + sig0**2) * at0.sqrt()
+        for i, t in enumerate(ts):
+            at = abar[t]
+            ap = abar[ts[i + 1]] if i + 1 < S else torch.tensor(1.0, dtype=torch.float64)
+            eps_hat = (1 - at).sqrt() * x / (at * c * c + 1 - at)                  # the optimal ε for Gaussian data
+            x = euler_step(x, eps_hat, at, ap)
+        errors.append(float((x - x_start * c).abs().max()))                       # exact: x̄(0) = x̄ · c/√(c² + σ²)
+    return errors
+
+def _euler_points()->list:
+    "Test points for exercise 11's euler_step: (name, (x_t, eps_hat, abar_t, abar_prev), expected, where, variants)."
+    g = torch.Generator().manual_seed(11)
+    abar = _ddim_schedule()
+    one = torch.tensor(1.0, dtype=torch.float64)
+    points = []
+    for name, t, t_prev, shape, dtype in [("the step 500 → 400, (4, 2), float64", 500, 400, (4, 2), torch.float64),
+                                          ("the first step of sampling 999 → 949, (2, 1, 8, 8), float32", 999, 949, (2, 1, 8, 8), torch.float32),
+                                          ("the last step of sampling, 49 → the end (ᾱ_{t−1} = 1), (3, 3), float64", 49, -1, (3, 3), torch.float64)]:
+        x, e = torch.randn(2, *shape, generator=g, dtype=torch.float64)
+        at, ap = abar[t], (abar[t_prev] if t_prev >= 0 else one)
+        args = (x.to(dtype), e.to(dtype), at.to(dtype), ap.to(dtype))
+        points.append((name, args, _euler_ref(*args).to(dtype), _where, _euler_variants(*args)))
+    return points
+
+def _order_points()->list:
+    "Test points for exercise 11's convergence_order: made-up error tables with known and noisy slopes."
+    g = torch.Generator().manual_seed(12)
+    steps = torch.tensor([10.0, 20.0, 40.0, 80.0, 160.0], dtype=torch.float64)
+    steps2 = torch.tensor([5.0, 7.0, 13.0, 50.0], dtype=torch.float64)
+    cases = [("errors 3 S^(−1) exactly, S = 10 … 160", steps, 3 * steps**-1.0),
+             ("errors 0.2 S^(−2) times noise, S = 10 … 160", steps, 0.2 * steps**-2.0 * (1 + 0.3 * torch.rand(5, generator=g, dtype=torch.float64))),
+             ("uneven S = 5, 7, 13, 50, errors 5 S^(−1.5) times noise", steps2, 5 * steps2**-1.5 * (1 + 0.3 * torch.rand(4, generator=g, dtype=torch.float64)))]
+    return [(name, (s, e), _order_ref(s, e), _where, _order_variants(s, e)) for name, s, e in cases]
+
+# %% ../nbs/exercises/00_checkers.ipynb #ad66463f
+def check_euler_step(euler_step:Callable,        # your function: (x_t, eps_hat, abar_t, abar_prev) -> x_{t-1}, eq. (13)
+                     convergence_order:Callable, # your function: (steps (n,), errors (n,)) -> p, 0-d, error ≈ C S^(−p)
+                    )->Feedback:
+    "Check exercise 11: the Euler step of eq. (13), the order fit, then the order measured with both on Gaussian data."
+    _check_callable("euler_step", euler_step)
+    _check_callable("convergence_order", convergence_order)
+    title = "Exercise 11: the Euler step of eq. (13) and its order"
+    hints = dict(hint="rescale x_t to x̄_t = x_t/√ᾱ_t, add (σ_{t−1} − σ_t) ε̂ with σ = √((1 − ᾱ)/ᾱ), rescale back with √ᾱ_{t−1}.",
+                 shape="x_{t−1} has the shape of x_t; the ᾱ's are 0-d tensors.",
+                 error="x_t and eps_hat are batches; abar_t and abar_prev are 0-d tensors: use tensor operations.",
+                 nan="σ = √((1 − ᾱ)/ᾱ) needs ᾱ in (0, 1]: look at what you divide by and take the root of.")
+    fb = _check(euler_step, "euler_step", title, _euler_points(), ("x_t", "eps_hat", "abar_t", "abar_prev"), hints)
+    if not fb: return fb
+    hints = dict(hint="fit a straight line to (log S, log error) by least squares; the order is minus its slope.",
+                 shape="return one number, a 0-d tensor (or a Python float).",
+                 error="steps and errors are 1-D float64 tensors of the same length.",
+                 nan="log of a non-positive number? Errors are positive; so are the S.")
+    as_tensor = lambda s, e: (lambda p: torch.as_tensor(p, dtype=torch.float64) if isinstance(p, (float, int)) else p)(convergence_order(s, e))
+    fb = _check(as_tensor, "convergence_order", title, _order_points(), ("steps", "errors"), hints)
+    if not fb: return fb
+    errors = _gaussian_ode_errors(euler_step)
+    steps = torch.tensor([10.0, 20.0, 40.0, 80.0, 160.0], dtype=torch.float64)
+    p = float(as_tensor(steps, torch.tensor(errors, dtype=torch.float64)))
+    table = ", ".join(f"S = {int(s)}: {e:.1e}" for s, e in zip(steps, errors))
+    if not 0.9 < p < 1.1:
+        return Feedback(False, f"Both functions pass their test points, but the measured order is {p:.2f}, not about 1.\nErrors: {table}.", title)
+    fb.message = (f"Both functions pass on all {len(_euler_points()) + len(_order_points())} test points. On Gaussian data, "
+                  f"where the exact ODE solution is known, your Euler steps end with errors {table}: your fit gives order "
+                  f"{p:.2f}. Halving the step halves the error: DDIM with η = 0 is a first-order method.")
+    return fb
+
+# %% ../nbs/exercises/00_checkers.ipynb #baeb0b66
+def _energy_ref(x:Tensor, y:Tensor)->Tensor:
+    "The package's energy distance (V-statistic) as a 0-d float64 tensor."
+    from ddim_nb.metrics import energy_distance
+    return torch.tensor(energy_distance(x, y), dtype=torch.float64)
+
+def _energy_variants(x:Tensor, y:Tensor)->list:
+    "Known mistakes for exercise 12's energy_distance."
+    x, y = x.double(), y.double()
+    d = lambda a, b: torch.cdist(a, b)
+    u = lambda a: d(a, a).sum() / (len(a) * (len(a) - 1))                 # mean over pairs i ≠ j
+    return [
+        ("You left out the factor 2 of the cross term: the energy distance is 2 E‖X − Y‖ − E‖X − X′‖ − E‖Y − Y′‖.",
+         "with x = y the distance must be 0.", lambda: d(x, y).mean() - d(x, x).mean() - d(y, y).mean()),
+        ("You used squared distances: the energy distance takes plain Euclidean distances (with squares it only "
+         "compares the means).", "the energy distance uses ‖a − b‖, not ‖a − b‖².",
+         lambda: 2 * (d(x, y)**2).mean() - (d(x, x)**2).mean() - (d(y, y)**2).mean()),
+        ("You averaged the within-set distances over pairs i ≠ j (the U-statistic); the package's metric, and this exercise, "
+         "use the V-statistic: the mean over all n² pairs, the zero diagonal included.", "divide by n², not n(n − 1).",
+         lambda: 2 * d(x, y).mean() - u(x) - u(y)),
+        ("Your signs are reversed: the energy distance is ≥ 0, the cross term positive, the within-set terms negative.",
+         "which distances grow when the two sets move apart?", lambda: -(2 * d(x, y).mean() - d(x, x).mean() - d(y, y).mean())),
+    ]
+
+def _energy_points()->list:
+    "Test points for exercise 12's energy_distance: (name, (x, y), expected, where, variants)."
+    g = torch.Generator().manual_seed(12)
+    a, b = torch.randn(50, 2, generator=g, dtype=torch.float64), torch.randn(80, 2, generator=g, dtype=torch.float64)
+    c = torch.randn(30, 2, generator=g)
+    cases = [("50 vs 80 Gaussian points, the second set shifted by (1, 0), float64", a, b + torch.tensor([1.0, 0.0], dtype=torch.float64)),
+             ("30 Gaussian points vs the same set scaled by 3, float32", c, 3 * c),
+             ("50 Gaussian points vs the same 50 points (distance 0), float64", a, a.clone())]
+    return [(name, (x, y), _energy_ref(x, y).to(x.dtype), lambda i: "the value", _energy_variants(x, y)) for name, x, y in cases]
+
+# %% ../nbs/exercises/00_checkers.ipynb #79993026
+def _study_ref(pipe, reference:Tensor, etas, steps, n:int, seed:int)->Tensor:
+    "The η × S table of energy distances, each cell sampled from `torch.Generator().manual_seed(seed)`, float64."
+    from ddim_nb.metrics import energy_distance
+    table = torch.empty(len(etas), len(steps), dtype=torch.float64)
+    for i, eta in enumerate(etas):
+        for j, S in enumerate(steps):
+            x = pipe(batch_size=n, generator=torch.Generator().manual_seed(seed), eta=eta, num_inference_steps=S, output_type="pt").images
+            table[i, j] = energy_distance(x, reference)
+    return table
+
+def _study_shared_generator(pipe, reference:Tensor, etas, steps, n:int, seed:int)->Tensor:
+    "The same table with one generator for all the cells (a known mistake)."
+    from ddim_nb.metrics import energy_distance
+    g = torch.Generator().manual_seed(seed)
+    return torch.tensor([[energy_distance(pipe(batch_size=n, generator=g, eta=eta, num_inference_steps=S, output_type="pt").images, reference)
+                          for S in steps] for eta in etas], dtype=torch.float64)
+
+def check_eta_study(energy_distance:Callable, # your function: (x (n, 2), y (m, 2)) -> the energy distance, a number
+                    study:Callable,           # your function: (pipe, reference, etas, steps, n, seed) -> table (len(etas), len(steps))
+                   )->Feedback:
+    "Check exercise 12's measurements: the energy distance, then a small η × S table against the package's."
+    from ddim_nb.pipeline import DDIMPipeline
+    from ddim_nb.data import swiss_roll
+    _check_callable("energy_distance", energy_distance)
+    _check_callable("study", study)
+    title = "Exercise 12: an η × S study on the swiss roll"
+    def number(x, y):                                                      # a float or a 0-d tensor, in the inputs' dtype
+        v = energy_distance(x, y)
+        return torch.as_tensor(v, dtype=x.dtype) if isinstance(v, (float, int)) else (v.to(x.dtype) if torch.is_tensor(v) else v)
+    hints = dict(hint="2 × (mean distance between the sets) − (mean distance within x) − (mean distance within y), over all pairs.",
+                 shape="return one number (a float or a 0-d tensor).", error="x and y are (n, 2) and (m, 2) tensors, n ≠ m in general.",
+                 nan="a mean over an empty set, or a square root of a negative number? Distances are ≥ 0.")
+    fb = _check(number, "energy_distance", title, _energy_points(), ("x", "y"), hints)
+    if not fb: return fb
+    if "swissroll" not in _POINTS:
+        pipe = DDIMPipeline.from_pretrained("swissroll")
+        pipe.set_progress_bar_config(disable=True)
+        reference = swiss_roll(200, generator=torch.Generator().manual_seed(1))
+        args = (pipe, reference, (0.0, 1.0), (5, 10), 100, 0)
+        _POINTS["swissroll"] = [("η = 0 and 1, S = 5 and 10, 100 samples, seed 0, the shipped swissroll model", args, _study_ref(*args).float(),
+                                 lambda i: f"η = {args[2][i[0]]}, S = {args[3][i[1]]}",
+                                 [("Your cells do not start from the same noise: with one generator for the whole table, each "
+                                   "cell draws the noise the previous one left, so the table mixes the effect of η and S with "
+                                   "sampling noise.", "give every cell a generator of its own, seeded with `seed`.",
+                                   _once(lambda: _study_shared_generator(*args))),
+                                  ("Your table is transposed: one row per η, one column per S.", "which index runs over η?",
+                                   _once(lambda: _study_ref(*args).T.contiguous() if len(args[2]) == len(args[3]) else None))])]
+    hints = dict(hint="one pipeline call per (η, S) with batch_size = n, its own generator seeded with `seed`, output_type 'pt'; "
+                      "the energy distance of the samples to `reference`.",
+                 shape="one row per η, one column per S.", error="call the pipeline as in chapter 06; its `images` are the points.",
+                 nan="an energy distance is finite: look at the samples.",
+                 random="seed every cell's generator with `seed`: the same inputs must give the same table.")
+    as_table = lambda *a: (lambda v: torch.as_tensor(v, dtype=torch.float64).float() if torch.is_tensor(v) or isinstance(v, (list, tuple)) else v)(study(*a))
+    fb = _check(as_table, "study", title, _POINTS["swissroll"], ("pipe", "reference", "etas", "steps", "n", "seed"), hints,
+                tol=(1e-5, 1e-7))
+    if fb: fb.message = ("Both functions pass: your energy distance matches the package's on 3 test points, and your study "
+                         "reproduces a 2 × 2 table (η = 0 and 1, S = 5 and 10) to float32 precision. Now run the full study and write it "
+                         "up; the rubric in the notebook says what a complete answer contains.")
     return fb
