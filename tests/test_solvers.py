@@ -41,9 +41,13 @@ def random_model(seed):
 ALGOS = [("dpmsolver++", "zero"), ("dpmsolver++", "sigma_min"), ("dpmsolver", "sigma_min")]   # 'dpmsolver' needs sigma_min
 GRID = dict(algo=ALGOS, solver_type=["midpoint", "heun"], solver_order=[1, 2],
             prediction_type=["epsilon", "sample", "v_prediction"], timestep_spacing=["linspace", "leading", "trailing"])
+
+
 def _config(row:dict)->dict:
     cfg = dict(row); a, f = cfg.pop("algo")
     return dict(cfg, algorithm_type=a, final_sigmas_type=f)
+
+
 CONFIGS = [_config(dict(zip(GRID, c))) for c in itertools.product(*GRID.values())]
 FAST = [_config(r) for r in pairwise(GRID)]   # the fast tier's subset: every pair of option values
 
