@@ -2,7 +2,7 @@
 
     python benchmarks/gpu.py                       # CUDA if present; otherwise says so and exits 0
     python benchmarks/gpu.py --compile --out gpu.json
-    python benchmarks/gpu.py --device cpu --batch 8 --steps 2 --repeats 1   # a smoke run anywhere
+    python benchmarks/gpu.py --device cpu --smoke                             # a smoke run anywhere (seconds)
 
 Two networks: the shipped digits UNet (8×8, 0.53M parameters: small enough that kernel launches dominate on a GPU)
 and a CIFAR-sized UNet of the same family (32×32×3, channels 128/256/256, attention at 16×16; random weights, which
@@ -28,12 +28,13 @@ def timed(fn, device, repeats:int)->float:
     return statistics.median(out)
 
 
-def make_nets(device):
+def make_nets(device, smoke:bool=False):
     from ddim_nb.pipeline import DDIMPipeline
     from ddim_nb.models import UNet2DModel
     digits = DDIMPipeline.from_pretrained("digits").unet
-    cifar = UNet2DModel(sample_size=32, in_channels=3, out_channels=3, block_out_channels=(128, 256, 256),
-                        layers_per_block=2, attention_levels=(1,), norm_num_groups=32)
+    channels, layers, groups = ((8, 8, 8), 1, 4) if smoke else ((128, 256, 256), 2, 32)   # smoke: same blocks, few channels
+    cifar = UNet2DModel(sample_size=32, in_channels=3, out_channels=3, block_out_channels=channels,
+                        layers_per_block=layers, attention_levels=(1,), norm_num_groups=groups)
     return {"digits 8×8": digits.to(device), "cifar-size 32×32": cifar.to(device)}
 
 
@@ -83,7 +84,10 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=3, help="timed runs per measurement, median reported (default 3)")
     p.add_argument("--compile", action="store_true", help="also measure with torch.compile (adds compile time to the warm-up)")
     p.add_argument("--out", type=Path, help="write the results as JSON here")
+    p.add_argument("--smoke", action="store_true", help="check that it runs: batch 1, 1 step, 1 repeat, a CIFAR-size UNet "
+                                                        "with 8 channels (measures nothing; for the tests)")
     a = p.parse_args(argv)
+    if a.smoke: a.batch = a.steps = a.repeats = 1
     for name in ("batch", "steps", "repeats"):
         if getattr(a, name) < 1: p.error(f"--{name} must be >= 1, got {getattr(a, name)}")
     import torch
@@ -100,7 +104,7 @@ def main(argv=None):
     settings = [("fp32", False, False, False), ("bf16", True, False, False), ("bf16 + channels_last", True, True, False)]
     if a.compile: settings.append(("bf16 + channels_last + compile", True, True, True))
     rows = []
-    for net_name, unet in make_nets(device).items():
+    for net_name, unet in make_nets(device, a.smoke).items():
         for label, bf16, cl, comp in settings:
             r = bench(unet, device, a.batch, a.steps, a.repeats, bf16, cl, comp)
             rows.append(dict(model=net_name, setting=label, batch=a.batch, steps=a.steps, **r))

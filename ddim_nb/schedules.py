@@ -69,6 +69,9 @@ def make_betas(num_train_timesteps:int=1000,   # T, the number of diffusion step
     for name, b in (("beta_start", beta_start), ("beta_end", beta_end)):
         if isinstance(b, bool) or not isinstance(b, (int, float)) or not 0 < b < 1:
             raise ValueError(f"`{name}` must be a number in the open interval (0, 1), got {b!r}")
+    if beta_start > beta_end:   # swapped arguments: β would shrink as the noise grows
+        raise ValueError(f"`beta_start`={beta_start} is larger than `beta_end`={beta_end}: the {beta_schedule} schedule "
+                         "goes from beta_start up to beta_end, so beta_start must be <= beta_end (swapped?)")
     if beta_schedule == "linear":
         return torch.linspace(beta_start, beta_end, T, dtype=torch.float32)
     return torch.linspace(beta_start**0.5, beta_end**0.5, T, dtype=torch.float32) ** 2  # scaled_linear

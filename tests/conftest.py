@@ -23,3 +23,24 @@ def sample_deter(): return deterministic()
 
 @pytest.fixture
 def noise_deter(): return deterministic(flip=True)
+
+
+def pairwise(grid:dict)->list:
+    """A small subset of the Cartesian product of `grid` (name -> values) that still holds every pair of values of
+    every two options (a greedy covering array, deterministic). The fast tier runs these; the full grid is `slow`."""
+    import itertools
+    names = list(grid)
+    rows = [dict(zip(names, c)) for c in itertools.product(*grid.values())]
+    def pairs(row): return {(a, row[a], b, row[b]) for a, b in itertools.combinations(names, 2)}
+    todo = set().union(*(pairs(r) for r in rows))
+    chosen = []
+    while todo:
+        best = max(rows, key=lambda r: len(pairs(r) & todo))   # first of the best, in product order
+        chosen.append(best)
+        todo -= pairs(best)
+    return chosen
+
+
+def fast_subset(params:list, fast:list)->list:
+    "`params` as pytest params, those not in `fast` marked `slow`."
+    return [pytest.param(p, marks=() if p in fast else pytest.mark.slow) for p in params]

@@ -192,6 +192,29 @@ def test_trained_betas_not_numeric(bad):
         DDIMScheduler(num_train_timesteps=2, trained_betas=bad)
 
 
+# --- beta_start / beta_end ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["DDIMScheduler", "DDPMScheduler", "DDIMInverseScheduler", "DPMSolverMultistepScheduler"])
+@pytest.mark.parametrize("schedule", ["linear", "scaled_linear"])
+def test_beta_start_larger_than_beta_end(name, schedule):
+    "Swapped arguments are refused, naming both parameters and values (diffusers accepts them silently)."
+    import ddim_nb
+    with pytest.raises(ValueError, match=rf"`beta_start`=0.02 is larger than `beta_end`=0.0001: the {schedule} schedule "
+                                         r"goes from beta_start up to beta_end, so beta_start must be <= beta_end"):
+        getattr(ddim_nb, name)(beta_schedule=schedule, beta_start=0.02, beta_end=0.0001)
+
+
+@pytest.mark.parametrize("schedule", ["linear", "scaled_linear"])
+def test_zero_terminal_snr_and_equal_betas_stay_valid(schedule):
+    "β_T = 1 after the zero-terminal-SNR rescale is not a swapped range; a constant β (start = end) is a schedule too."
+    s = DDIMScheduler(beta_schedule=schedule, rescale_betas_zero_snr=True)
+    assert s.betas[-1] == 1 and s.alphas_cumprod[-1] == 0
+    s = DDIMScheduler(beta_schedule=schedule, beta_start=0.01, beta_end=0.01, num_train_timesteps=10)
+    assert torch.allclose(s.betas, torch.full((10,), 0.01))
+    # squaredcos_cap_v2 does not use beta_start / beta_end, so a swapped pair is not compared there
+    DDIMScheduler(beta_schedule="squaredcos_cap_v2", beta_start=0.02, beta_end=0.0001)
+
+
 # --- generators and variance_noise -------------------------------------------------------------------------
 
 def test_generator_list_wrong_length_ddim():

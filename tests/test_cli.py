@@ -9,6 +9,7 @@ from ddim_nb.cli import main, image_grid
 BIN = Path(sys.executable).parent / "ddim-nb"
 
 
+@pytest.mark.slow
 def test_readme_main_job_writes_a_grid_of_digits(tmp_path):
     "`ddim-nb sample --out samples.png`, as the README runs it: the console script, offline, from another folder."
     if not BIN.exists(): pytest.skip("the ddim-nb console script is not installed next to this Python")
@@ -31,6 +32,7 @@ def test_sample_npy_images_and_points(tmp_path, capsys):
     assert Image.open(tmp_path / "p.png").size[0] > 100
 
 
+@pytest.mark.slow
 def test_same_seed_same_file(tmp_path):
     for name in ("a.npy", "b.npy"):
         assert main(["sample", "--n", "3", "--steps", "10", "--seed", "7", "--out", str(tmp_path / name), "--no-progress"]) == 0
@@ -87,6 +89,7 @@ def _digit_png(path, index=0):
     return path
 
 
+@pytest.mark.slow
 def test_reconstruct_prints_the_error(tmp_path, capsys):
     img = _digit_png(tmp_path / "digit.png")
     assert main(["reconstruct", str(img), "--steps", "20", "--out", str(tmp_path / "r.png")]) == 0
@@ -107,6 +110,7 @@ def test_interpolate_two_seeds(tmp_path, suffix, capsys):
     else: assert Image.open(out).size == (4 * (5 * 9 + 1), 4 * 10)
 
 
+@pytest.mark.slow
 def test_interpolate_two_images_starts_and_ends_near_them(tmp_path):
     a, b = _digit_png(tmp_path / "a.png", 0), _digit_png(tmp_path / "b.png", 1)
     assert main(["interpolate", "--images", str(a), str(b), "--frames", "3", "--steps", "50", "--out", str(tmp_path / "f.npy")]) == 0

@@ -96,6 +96,7 @@ def site(tmp_path_factory):
                            pages={p["href"]: p for p in manifest["pages"]})
 
 
+@pytest.mark.slow
 def test_preview_builds_every_page(site):
     assert site.rc == 0, f"tools/preview exited {site.rc}:\n{site.log[-6000:]}"
     assert set(site.pages) == set(PAGES)
@@ -104,6 +105,7 @@ def test_preview_builds_every_page(site):
     assert (site.out / "index.html").is_file() and (site.out / "mathjax" / "MathJax.js").is_file()
 
 
+@pytest.mark.slow
 def test_preview_html_has_no_remote_resources(site):
     "No script, stylesheet, image or frame on any page comes from the network (links <a href> are fine)."
     remote = re.compile(r"<(script|link|img|iframe|video|audio|source|embed)\b[^>]*\b(src|href|srcset)\s*=\s*[\"']\s*(https?:)?//", re.I)
@@ -169,6 +171,7 @@ EXC_AT_START = re.compile(r"^\s*(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception
 RAW_TEX = re.compile(r"\$\$|\\begin\{|\$[^$\n]{0,200}?\\[A-Za-z]+[^$\n]{0,200}?\$")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("href", PAGES)
 def test_page_in_browser(site, tab, href):
     p = site.pages.get(href)
@@ -211,6 +214,7 @@ def test_page_in_browser(site, tab, href):
     assert not dead, f"{where}: dead local links: {[why(d) for d in dead]}"
 
 
+@pytest.mark.slow
 def test_sidebar_links_from_index(site, tab):
     "index.html's sidebar lists the pages in sidebar order, and clicking each one opens it (no 404)."
     page, rec = tab

@@ -314,12 +314,14 @@ def encoder(order=1, net_at="t", update=True, noise=0.0, ret="x", clip=False, sk
     return encode
 
 
+@pytest.mark.slow
 def test_inversion_reference(pipe):
     fb = ex.check_inversion(encoder(), pipe)
     assert fb.passed, fb.message
     assert "MSE per pixel on [0, 1]: S = 5:" in fb.message and "falls as S grows" in fb.message
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fn,parts", [
     (encoder(net_at="s"), ["called the network at the wrong timestep", "at the destination t", "the timestep you are stepping to"]),
     (encoder(order=-1), ["walked τ from the largest t down", "σ increasing"]),

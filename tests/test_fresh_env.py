@@ -12,6 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import pytest
 
+pytestmark = pytest.mark.slow   # a new venv, pip installs, every notebook run
+
 ROOT = Path(__file__).resolve().parent.parent
 # only a failure to connect skips; "no matching distribution" alone could be a wrong requirement, which must fail
 NETWORK_ERRORS = ("Failed to establish", "Temporary failure in name resolution", "Network is unreachable", "ConnectionError", "ProxyError")

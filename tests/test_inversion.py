@@ -107,6 +107,7 @@ def digits():
     return load_digits_dataset("test")[0][:8]
 
 
+@pytest.mark.slow
 def test_round_trip_error_small_and_falls_with_steps(pipe, digits):
     "Along the ODE (no clipping) the round-trip error falls with S, as in the paper's Table 2."
     e10, e20, e100 = (reconstruction_mse(pipe, digits, S) for S in (10, 20, 100))

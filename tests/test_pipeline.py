@@ -1,10 +1,11 @@
 "DDIMPipeline: diffusers' interface, diffusers' images for the same network and seed, shipped models, folders, bad inputs."
-import json
+import itertools, json
 import numpy as np
 import pytest
 import torch
 from ddim_nb import DDIMPipeline, DDIMScheduler, DDPMScheduler, UNet2DModel
 from ddim_nb.pipeline import ImagePipelineOutput
+from conftest import fast_subset
 
 
 def g(seed): return torch.Generator().manual_seed(seed)
@@ -76,8 +77,16 @@ def test_save_and_load(tmp_path, digits):
                           digits(batch_size=2, generator=g(2), num_inference_steps=5, output_type="np").images)
 
 
-def test_to_device(digits):
-    assert digits.to("cpu") is digits and digits.device.type == "cpu"
+def test_to_moves_the_network_and_the_sampling():
+    "`to` moves every parameter of the network, and the pipeline then samples in the network's dtype and device."
+    p = DDIMPipeline(small_unet(), DDIMScheduler())
+    p.set_progress_bar_config(disable=True)
+    assert p(batch_size=1, generator=g(0), num_inference_steps=2, output_type="pt").images.dtype == torch.float32
+    assert p.to(dtype=torch.float64) is p and p.dtype == torch.float64
+    assert {q.dtype for q in p.unet.parameters()} == {torch.float64}
+    assert p(batch_size=1, generator=g(0), num_inference_steps=2, output_type="pt").images.dtype == torch.float64
+    p.to("meta")                                              # a second device, on any machine
+    assert p.device.type == "meta" and {q.device.type for q in p.unet.parameters()} == {"meta"}
 
 
 @pytest.mark.parametrize("kw, err, match", [
@@ -123,10 +132,16 @@ def _their_unet(seed=0):
                                  norm_num_groups=8).eval()
 
 
-@pytest.mark.parametrize("eta", [0.0, 0.5, 1.0])
-@pytest.mark.parametrize("generators", [False, True])
-@pytest.mark.parametrize("which_unet", ["diffusers", "ours"])
-def test_same_images_as_diffusers(eta, generators, which_unet):
+SAME_IMAGES_GRID = dict(which_unet=["diffusers", "ours"], generators=[False, True], eta=[0.0, 0.5, 1.0])
+SAME_IMAGES = [dict(zip(SAME_IMAGES_GRID, c)) for c in itertools.product(*SAME_IMAGES_GRID.values())]
+SAME_IMAGES_FAST = [dict(which_unet="diffusers", generators=False, eta=0.0), dict(which_unet="ours", generators=True, eta=0.5),
+                    dict(which_unet="diffusers", generators=True, eta=1.0)]   # every value of every option once
+
+
+@pytest.mark.parametrize("case", fast_subset(SAME_IMAGES, SAME_IMAGES_FAST), ids=lambda c: "-".join(map(str, c.values())))
+def test_same_images_as_diffusers(case):
+    "Every UNet x generator kind x η (the fast tier: each value once): the same images as diffusers' DDIMPipeline."
+    which_unet, generators, eta = case["which_unet"], case["generators"], case["eta"]
     diffusers = _diffusers()
     unet = _their_unet() if which_unet == "diffusers" else small_unet()
     sched = DDIMScheduler(timestep_spacing="leading")

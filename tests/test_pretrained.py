@@ -2,7 +2,7 @@
 import json
 import pytest
 import torch
-from ddim_nb.training import available_pretrained, pretrained_path, pretrained_dir
+from ddim_nb.training import available_pretrained, pretrained_path
 from ddim_nb.models import UNet2DModel, MLPDenoiser
 from ddim_nb.scheduler import DDIMScheduler
 from ddim_nb.metrics import load_digit_classifier, classifier_scores, energy_distance
@@ -44,6 +44,7 @@ def test_pipeline_layout(name, cls):
     assert log["command"].startswith(f"ddim-nb train --preset {name}") and len(log["losses"]) == log["config"]["steps"]
 
 
+@pytest.mark.slow
 def test_digits_samples_are_recognisable_digits_of_every_class():
     unet = UNet2DModel.from_pretrained(pretrained_path("digits"), subfolder="unet")
     x = sample(unet, DDIMScheduler.from_pretrained(pretrained_path("digits")), 300, 25, shape=(1, 8, 8)).clamp(-1, 1)
@@ -52,6 +53,7 @@ def test_digits_samples_are_recognisable_digits_of_every_class():
     assert (s["histogram"] >= 10).all(), s["histogram"]
 
 
+@pytest.mark.slow
 def test_swissroll_samples_match_fresh_data():
     from ddim_nb.data import swiss_roll
     unet = MLPDenoiser.from_pretrained(pretrained_path("swissroll"), subfolder="unet")
@@ -85,8 +87,3 @@ def test_mnist_classifier_held_out_accuracy_and_bad_name():
     with pytest.raises(ValueError, match="allowed values are 'digits', 'mnist'"): load_digit_classifier("cifar")
     with pytest.raises(ValueError, match=r"\(B, 1, 28, 28\)"): clf(torch.zeros(2, 1, 8, 8))
 
-
-def test_pretrained_dir_is_inside_the_package():
-    import ddim_nb
-    from pathlib import Path
-    assert pretrained_dir() == Path(ddim_nb.__file__).parent / "pretrained"

@@ -25,6 +25,7 @@ def test_loss_of_a_zero_network_is_one():
     assert abs(loss.item() - 1.0) < 0.03
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ptype", ["epsilon", "sample", "v_prediction"])
 def test_loss_goes_down(ptype):
     res = train(mlp(), DATA, TrainConfig(steps=300, lr=3e-3, prediction_type=ptype, **FAST), progress=False)
@@ -177,6 +178,7 @@ DDP_SCRIPT = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow
 def test_ddp_two_processes_gloo(tmp_path):
     "torchrun, 2 CPU processes, gloo: the loss goes down and both ranks end with identical weights (and EMA)."
     from safetensors.torch import load_file
@@ -194,6 +196,7 @@ def test_ddp_two_processes_gloo(tmp_path):
     for l in (l0, l1): assert sum(l[-30:]) < 0.8 * sum(l[:30])
 
 
+@pytest.mark.slow
 def test_cli_train_and_resume(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "--dataset", "two_moons", "--steps", "20", "--batch-size", "32", "--out", str(out), "--no-progress"]) == 0

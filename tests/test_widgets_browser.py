@@ -4,6 +4,8 @@ import os, shutil, signal, socket, subprocess, sys, json, time
 from pathlib import Path
 import pytest
 
+pytestmark = pytest.mark.slow   # a browser and a Voila server
+
 CHROMIUM = os.environ.get("DDIM_NB_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 NOTEBOOK = Path(__file__).parent / "widgets_voila.ipynb"
