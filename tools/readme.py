@@ -1,7 +1,8 @@
 """Write README.md from nbs/index.ipynb (the README's only source), or check that it is up to date.
 
 nbdev_readme needs Quarto, which is not available everywhere; this does the same job for our index notebook:
-markdown cells as they are, code cells as ```python blocks with their text output, `#| hide` cells dropped.
+markdown cells as they are, code cells as ```python blocks with their text output (markdown output as markdown; a
+`#| echo: false` cell shows its output only), `#| hide` cells dropped.
 
     python tools/readme.py            # write README.md
     python tools/readme.py --check    # exit 1 if README.md differs from what index.ipynb gives
@@ -22,15 +23,16 @@ def render(nb_path=ROOT / "nbs" / "index.ipynb") -> str:
             continue
         if cell["cell_type"] != "code" or re.search(r"^#\|\s*hide\b", src, re.M): continue
         code = "\n".join(l for l in src.splitlines() if not l.startswith("#|")).strip()
-        if code: parts.append(f"```python\n{code}\n```")
+        if code and not re.search(r"^#\|\s*echo:\s*false\b", src, re.M): parts.append(f"```python\n{code}\n```")
         out = []
         for o in cell.get("outputs", []):
             if o["output_type"] == "stream" and o.get("name") == "stdout": out.append("".join(o["text"]))   # not progress bars
-            elif "data" in o and "text/plain" in o["data"]: out.append("".join(o["data"]["text/plain"]) + "\n")
+            elif "data" in o and "text/markdown" in o["data"]: parts.append("".join(o["data"]["text/markdown"]).strip())
+            elif "data" in o and "text/plain" in o["data"] and "image/png" not in o["data"]: out.append("".join(o["data"]["text/plain"]) + "\n")
         if out: parts.append("```\n" + "".join(out).rstrip("\n") + "\n```")
     text = "\n\n".join(parts) + "\n"
     # links to chapters point at the notebooks in the repository
-    return re.sub(r"\]\((\d\d_[a-z_]+)\.ipynb\)", r"](nbs/\1.ipynb)", text)
+    return re.sub(r"\]\(((?:exercises/)?(?:\d\d[a-z]?_[a-z0-9_]+|index|cli))\.ipynb\)", r"](nbs/\1.ipynb)", text)
 
 def test_command(readme: str) -> str:
     "The single line of the ```sh block that follows the sentence introducing the tests."
