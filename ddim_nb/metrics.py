@@ -9,7 +9,8 @@ import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
 from .models import ModelMixin
-from .schedules import _check_int
+from .checks import check_int
+from .folders import pretrained_path
 
 # %% auto #0
 __all__ = ['DigitClassifier', 'random_shift', 'train_digit_classifier', 'classifier_scores', 'frechet_distance_gaussians',
@@ -20,8 +21,8 @@ class DigitClassifier(ModelMixin):
     "A small CNN for 8×8 digits in [-1, 1]; `features` gives the 128-d embedding used by FID-digits."
     def __init__(self, num_classes:int=10, width:int=32, num_features:int=128):
         super().__init__()
-        self._register_config(num_classes=_check_int("num_classes", num_classes, low=2), width=_check_int("width", width, low=1),
-                              num_features=_check_int("num_features", num_features, low=1))
+        self._register_config(num_classes=check_int("num_classes", num_classes, low=2), width=check_int("width", width, low=1),
+                              num_features=check_int("num_features", num_features, low=1))
         self.conv1 = nn.Conv2d(1, width, 3, padding=1)
         self.conv2 = nn.Conv2d(width, 2 * width, 3, padding=1)
         self.fc = nn.Linear(2 * width * 4 * 4, num_features)
@@ -114,5 +115,4 @@ def mmd_rbf(x:Tensor, y:Tensor, bandwidth:float=0.5)->float:
 # %% ../nbs/09_metrics.ipynb #cbc1946a
 def load_digit_classifier()->DigitClassifier:
     "The shipped digit classifier (trained on the digits' train split), in eval mode on the CPU."
-    from ddim_nb.training import pretrained_path
     return DigitClassifier.from_pretrained(pretrained_path("digit_classifier"))

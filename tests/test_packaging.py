@@ -77,7 +77,7 @@ def test_wheel_installs_and_imports_from_another_folder(tmp_path):
     elsewhere.mkdir()
     code = ("import ddim_nb, torch; from ddim_nb import DDIMScheduler; s = DDIMScheduler(); s.set_timesteps(10); "
             "x = torch.zeros(1, 1, 8, 8); print(ddim_nb.__file__, s.step(x, s.timesteps[0], x).prev_sample.shape); "
-            "from ddim_nb.training import pretrained_path; from ddim_nb.models import UNet2DModel; "
+            "from ddim_nb.folders import pretrained_path; from ddim_nb.models import UNet2DModel; "
             "m = UNet2DModel.from_pretrained(pretrained_path('digits'), subfolder='unet'); print(pretrained_path('digits'), m.num_parameters)")
     out = subprocess.run([str(py), "-c", code], check=True, capture_output=True, text=True, cwd=elsewhere,
                          env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"}).stdout

@@ -3,8 +3,8 @@ import json, os, subprocess, sys, textwrap
 import pytest
 import torch
 from ddim_nb.models import MLPDenoiser, UNet2DModel
-from ddim_nb.training import (EMA, TrainConfig, train, diffusion_loss, save_model_folder, CHECKPOINT_DIR, preset,
-                              build_model, PRESETS)
+from ddim_nb.training import (EMA, TrainConfig, train, diffusion_loss, CHECKPOINT_DIR, preset, build_model, PRESETS)
+from ddim_nb.folders import save_model_folder
 from ddim_nb.scheduler import DDIMScheduler
 from ddim_nb.cli import main
 
@@ -217,5 +217,5 @@ def test_cli_errors_are_one_line(argv, match, capsys):
 
 def test_cli_help_lists_every_option():
     out = subprocess.run([sys.executable, "-m", "ddim_nb.cli", "train", "--help"], capture_output=True, text=True).stdout
-    for opt in ("--preset", "--dataset", "--data-dir", "--steps", "--batch-size", "--lr", "--out", "--resume", "--device", "--seed"):
+    for opt in ("--preset", "--dataset", "--data-dir", "--train-steps", "--batch-size", "--lr", "--out", "--resume", "--device", "--seed"):
         assert opt in out
