@@ -207,7 +207,7 @@ def test_cli_train_and_resume(tmp_path, capsys):
     (["train"], "--preset NAME or --dataset NAME"),
     (["train", "--dataset", "cifar10"], "--data-dir is required"),
     (["train", "--dataset", "folder", "--data-dir", "/nonexistent/folder"], "not found"),
-    (["train", "--dataset", "two_moons", "--steps", "0"], "`steps` must be >= 1"),
+    (["train", "--dataset", "two_moons", "--train-steps", "0"], "`steps` must be >= 1"),
 ])
 def test_cli_errors_are_one_line(argv, match, capsys):
     assert main(argv) == 1
