@@ -1,80 +1,122 @@
-"""Pipeline speed: ddim-nb's DDIMPipeline against diffusers' DDIMPipeline on the same UNet, batch and steps.
+"""Pipeline speed: ddim-nb's DDIMPipeline against diffusers' DDIMPipeline driving the same network, batch, steps and seed.
 
-    python benchmarks/pipeline_speed.py                 # shipped digits UNet, batches 1 and 64, 50 steps, 7 runs
-    python benchmarks/pipeline_speed.py --repeats 11 --batches 1 16 64 --steps 50 --device cpu
+    python benchmarks/pipeline_speed.py                   # batches 1 and 64, 50 steps, 7 interleaved runs, then overhead
+    python benchmarks/pipeline_speed.py --repeats 11 --batches 1 16 64 --steps 50 --json speed.json
 
-For each batch size it times whole sampling calls (output_type='np', progress bars off, same seed) and reports the
-median of `--repeats` runs after one warm-up, the two pipelines' runs interleaved, the ratio ours / diffusers (below 1: ours is faster), and the time per
-step spent outside the UNet (the call's time minus the UNet's own time, measured by timing every UNet call),
-which is the pipeline's and the scheduler's overhead. Needs diffusers (the dev extra). It measures; it asserts nothing.
+Two measurements, every run of ours followed by one of diffusers' (interleaved, so that drifts in machine speed hit
+both alike), each reported as the median with the range (min–max) over `--repeats` runs after one warm-up:
+
+1. **wall time** of a whole sampling call (output_type='np', progress bars off) with the shipped digits U-Net, at each
+   of `--batches`; the ratio ours / diffusers is the median of the per-pair ratios (below 1: ours is faster);
+2. **time outside the network per step**: the same calls with a network that costs nothing (it returns zeros), batch
+   `--overhead-batch`, `--overhead-steps` steps, 1 thread. Everything in that figure is the pipeline's and the
+   scheduler's own work: drawing x_T, the per-step arithmetic and checks, the output conversion.
+
+Needs diffusers (the dev extra). It measures; it asserts nothing. `--json PATH` writes every number (and the runs).
 """
-import argparse, statistics, time
+import argparse, json, platform, statistics, time
+from types import SimpleNamespace
 import torch
 
 
-class TimedUNet(torch.nn.Module):
-    "Wraps a UNet and adds up the wall time of its forward calls."
-    def __init__(self, unet):
+class ZeroNet(torch.nn.Module):
+    "A network that costs nothing: ε̂ = 0 for every input. Has the model contract both pipelines read."
+    def __init__(self, in_channels:int, sample_size:int):
         super().__init__()
-        self.unet, self.seconds = unet, 0.0
+        self.anchor = torch.nn.Parameter(torch.zeros(1))               # gives the pipelines a device and a dtype
+        self.config = SimpleNamespace(in_channels=in_channels, sample_size=sample_size, out_channels=in_channels)
     @property
-    def config(self): return self.unet.config
+    def dtype(self): return self.anchor.dtype
     @property
-    def dtype(self): return self.unet.dtype
-    @property
-    def device(self): return self.unet.device
-    def forward(self, *args, **kwargs):
-        if self.unet.device.type == "cuda": torch.cuda.synchronize()
+    def device(self): return self.anchor.device
+    def forward(self, sample, timestep, *args, **kwargs): return SimpleNamespace(sample=torch.zeros_like(sample))
+
+
+def spread(xs):
+    "median, min, max"
+    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs)}
+
+
+def time_pair(pipes, batch, steps, repeats, device):
+    "Wall times of `repeats` interleaved sampling calls per pipeline (after one warm-up each): [[ours...], [theirs...]]."
+    def call(p):
+        if device.type == "cuda": torch.cuda.synchronize()
         t0 = time.perf_counter()
-        out = self.unet(*args, **kwargs)
-        if self.unet.device.type == "cuda": torch.cuda.synchronize()
-        self.seconds += time.perf_counter() - t0
-        return out
-
-
-def time_pipelines(pipes, timed, batch, steps, repeats):
-    "Median wall time of a sampling call and median time outside the UNet, per pipeline; runs are interleaved."
+        p(batch_size=batch, generator=torch.Generator().manual_seed(0), num_inference_steps=steps, output_type="np")
+        if device.type == "cuda": torch.cuda.synchronize()
+        return time.perf_counter() - t0
     for p in pipes:
         p.set_progress_bar_config(disable=True)
-        p(batch_size=batch, generator=torch.Generator().manual_seed(0), num_inference_steps=steps, output_type="np")  # warm-up
-    totals, outside = [[] for _ in pipes], [[] for _ in pipes]
-    for _ in range(repeats):                      # interleaved, so that drifts in machine speed hit both alike
-        for k, p in enumerate(pipes):
-            timed.seconds = 0.0
-            t0 = time.perf_counter()
-            p(batch_size=batch, generator=torch.Generator().manual_seed(0), num_inference_steps=steps, output_type="np")
-            totals[k].append(time.perf_counter() - t0)
-            outside[k].append(totals[k][-1] - timed.seconds)
-    return [(statistics.median(t), statistics.median(o)) for t, o in zip(totals, outside)]
+        call(p)                                                       # warm-up
+    runs = [[], []]
+    for _ in range(repeats):
+        for k, p in enumerate(pipes): runs[k].append(call(p))
+    return runs
 
 
-def main():
+def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--batches", type=int, nargs="+", default=[1, 64])
-    p.add_argument("--steps", type=int, default=50)
-    p.add_argument("--repeats", type=int, default=7)
-    p.add_argument("--device", default="cpu")
-    args = p.parse_args()
+    p.add_argument("--batches", type=int, nargs="+", default=[1, 64], help="batch sizes for the wall-time comparison")
+    p.add_argument("--steps", type=int, default=50, help="sampling steps S for the wall-time comparison")
+    p.add_argument("--repeats", type=int, default=7, help="interleaved runs per pipeline and setting")
+    p.add_argument("--overhead-batch", type=int, default=1, help="batch size for the zero-cost network (default 1)")
+    p.add_argument("--overhead-steps", type=int, default=200, help="steps for the zero-cost network (default 200)")
+    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.add_argument("--json", help="write all numbers to this file")
+    a = p.parse_args(argv)
+    for name in ("steps", "repeats", "overhead_batch", "overhead_steps"):
+        if getattr(a, name) < 1: p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(a, name)}")
+    if any(b < 1 for b in a.batches): p.error(f"--batches must be >= 1, got {a.batches}")
+    try: device = torch.device(a.device)
+    except RuntimeError: p.error(f"--device must be a torch device such as cpu, cuda or cuda:1, got {a.device!r}")
+    if device.type == "cuda" and not torch.cuda.is_available(): p.error(f"--device {a.device}: no CUDA device here")
+
     import diffusers
     from ddim_nb import DDIMPipeline
-    from ddim_nb.training import pretrained_path
+    from ddim_nb.folders import pretrained_path
     from ddim_nb.models import UNet2DModel
     from ddim_nb.scheduler import DDIMScheduler
     folder = pretrained_path("digits")
-    unet = UNet2DModel.from_pretrained(folder, subfolder="unet", device=args.device)
+    unet = UNet2DModel.from_pretrained(folder, subfolder="unet", device=a.device)
     sched = DDIMScheduler.from_pretrained(folder)
-    timed = TimedUNet(unet).eval()
-    ours = DDIMPipeline(timed, sched)
-    theirs = diffusers.DDIMPipeline(unet=timed, scheduler=diffusers.DDIMScheduler.from_config(dict(sched.config)))
-    print(f"torch {torch.__version__}, diffusers {diffusers.__version__}, device {args.device}, threads {torch.get_num_threads()}, "
-          f"UNet: shipped digits model ({sum(p.numel() for p in unet.parameters()):,} parameters), {args.steps} steps, "
-          f"median of {args.repeats} runs")
-    print("| batch | ddim-nb (s) | diffusers (s) | ratio ddim-nb / diffusers | outside the UNet per step: ddim-nb | diffusers |")
-    print("|---|---|---|---|---|---|")
-    for b in args.batches:
-        (t_ours, o_ours), (t_theirs, o_theirs) = time_pipelines([ours, theirs], timed, b, args.steps, args.repeats)
-        print(f"| {b} | {t_ours:.3f} | {t_theirs:.3f} | {t_ours / t_theirs:.2f} | "
-              f"{1e3 * o_ours / args.steps:.3f} ms | {1e3 * o_theirs / args.steps:.3f} ms |")
+    pair = lambda net: [DDIMPipeline(net, sched),
+                        diffusers.DDIMPipeline(unet=net, scheduler=diffusers.DDIMScheduler.from_config(dict(sched.config)))]
+    result = dict(torch=torch.__version__, diffusers=diffusers.__version__, device=a.device, machine=platform.machine(),
+                  repeats=a.repeats, wall=[], overhead=None)
+
+    print(f"torch {torch.__version__}, diffusers {diffusers.__version__}, device {a.device}, {torch.get_num_threads()} threads; "
+          f"median [min–max] of {a.repeats} interleaved runs each")
+    print(f"\nWall time of a sampling call, shipped digits U-Net ({sum(q.numel() for q in unet.parameters()):,} parameters), "
+          f"S = {a.steps}:\n")
+    print("| batch | ddim-nb (s) | diffusers (s) | ratio ddim-nb / diffusers |")
+    print("|---|---|---|---|")
+    fmt = lambda s, f="{:.3f}": f"{f.format(s['median'])} [{f.format(s['min'])}–{f.format(s['max'])}]"
+    for b in a.batches:
+        ours, theirs = time_pair(pair(unet), b, a.steps, a.repeats, device)
+        row = dict(batch=b, steps=a.steps, ours=spread(ours), diffusers=spread(theirs),
+                   ratio=spread([o / t for o, t in zip(ours, theirs)]), runs=dict(ours=ours, diffusers=theirs))
+        result["wall"].append(row)
+        print(f"| {b} | {fmt(row['ours'])} | {fmt(row['diffusers'])} | {fmt(row['ratio'], '{:.2f}')} |")
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        zero = ZeroNet(unet.config.in_channels, unet.config.sample_size).to(device)
+        ours, theirs = time_pair(pair(zero), a.overhead_batch, a.overhead_steps, a.repeats, device)
+    finally: torch.set_num_threads(threads)
+    per_step = lambda xs: [1e3 * x / a.overhead_steps for x in xs]                 # ms per step
+    o = dict(batch=a.overhead_batch, steps=a.overhead_steps, threads=1, ours_ms=spread(per_step(ours)),
+             diffusers_ms=spread(per_step(theirs)), ratio=spread([x / y for x, y in zip(ours, theirs)]),
+             runs=dict(ours=ours, diffusers=theirs))
+    result["overhead"] = o
+    print(f"\nTime outside the network per step (a network that returns zeros; batch {a.overhead_batch}, "
+          f"S = {a.overhead_steps}, 1 thread):\n")
+    print("| ddim-nb (ms/step) | diffusers (ms/step) | ratio ddim-nb / diffusers |")
+    print("|---|---|---|")
+    print(f"| {fmt(o['ours_ms'])} | {fmt(o['diffusers_ms'])} | {fmt(o['ratio'], '{:.2f}')} |")
+    if a.json:
+        with open(a.json, "w") as f: json.dump(result, f, indent=1)
+        print(f"\nwrote {a.json}")
 
 
 if __name__ == "__main__":

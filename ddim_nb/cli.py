@@ -8,8 +8,8 @@ import argparse, sys
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['DATASETS', 'load_training_data', 'default_model_spec', 'train_command', 'image_grid', 'sample_command', 'read_image',
-           'reconstruct_command', 'interpolate_command', 'build_parser', 'main']
+__all__ = ['DATASETS', 'SAMPLERS', 'load_training_data', 'default_model_spec', 'train_command', 'image_grid', 'sample_command',
+           'read_image', 'reconstruct_command', 'interpolate_command', 'build_parser', 'main']
 
 # %% ../nbs/cli.ipynb #55dc4a3a
 DATASETS = ("digits", "swiss_roll", "two_moons", "eight_gaussians", "checkerboard", "mnist", "fashion_mnist", "cifar10", "folder")
@@ -24,8 +24,8 @@ def load_training_data(dataset:str,          # one of DATASETS
     "The training examples for `dataset`, as one tensor (N, ...) in the model's input range."
     import torch
     from ddim_nb import data
-    from ddim_nb.schedules import _check_choice
-    _check_choice("dataset", dataset, DATASETS)
+    from ddim_nb.checks import check_choice
+    check_choice("dataset", dataset, DATASETS)
     if dataset == "digits": return data.load_digits_dataset("train")[0]
     if dataset == "mnist" and data_dir is None: return data.load_mnist_dataset("train")[0]   # the 9,000 shipped digits
     if dataset in data.TOY_DISTRIBUTIONS: return data.sample_toy(dataset, n_points, torch.Generator().manual_seed(seed))
@@ -50,11 +50,15 @@ def train_command(args)->int:
     "Run `ddim-nb train` with parsed arguments."
     import json, torch
     from dataclasses import asdict
-    from ddim_nb.training import preset, build_model, TrainConfig, train, save_model_folder, init_distributed
+    from ddim_nb.training import preset, build_model, TrainConfig, train, init_distributed
+    from ddim_nb.folders import save_model_folder
     spec = preset(args.preset) if args.preset else {"dataset": args.dataset, "model": None, "config": {}}
     dataset = args.dataset or spec["dataset"]
     if dataset is None: raise ValueError("say what to train on: --preset NAME or --dataset NAME")
-    overrides = {k: v for k, v in dict(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+    if args.old_steps is not None:                           # the old spelling, before --train-steps
+        print("ddim-nb train: --steps is deprecated here, use --train-steps (optimizer steps)", file=sys.stderr)
+        if args.train_steps is None: args.train_steps = args.old_steps
+    overrides = {k: v for k, v in dict(steps=args.train_steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                                        checkpoint_every=args.checkpoint_every).items() if v is not None}
     cfg = TrainConfig(**{**spec["config"], **overrides, "bf16": args.bf16, "compile": args.compile})
     data = load_training_data(dataset, args.data_dir, args.image_size, args.channels, seed=cfg.seed)
@@ -119,6 +123,8 @@ def _check_output_path(out, suffixes)->Path:
     return out
 
 # %% ../nbs/cli.ipynb #30332bac
+SAMPLERS = {"ddim": "DDIM", "dpmsolver++": "DPM-Solver++(2M)"}   # --scheduler NAME: what it runs
+
 def sample_command(args)->int:
     "Run `ddim-nb sample` with parsed arguments."
     import time, numpy as np, torch
@@ -126,15 +132,20 @@ def sample_command(args)->int:
     out = _check_output_path(args.out, (".png", ".npy"))
     if args.n < 1: raise ValueError(f"--n must be >= 1, got {args.n}")
     pipe = DDIMPipeline.from_pretrained(args.model, device=args.device)
+    if args.scheduler != "ddim":                              # the pipeline samples with DDIM unless its scheduler is swapped
+        from ddim_nb.solvers import DPMSolverMultistepScheduler
+        pipe.scheduler = DPMSolverMultistepScheduler.from_config(pipe.scheduler.config, algorithm_type=args.scheduler)
     pipe.set_progress_bar_config(disable=args.no_progress)
     t0 = time.time()
-    x = pipe(batch_size=args.n, generator=torch.Generator().manual_seed(args.seed), eta=args.eta,
+    x = pipe(batch_size=args.n, generator=torch.Generator().manual_seed(args.seed), eta=args.eta, sigma_hat=args.sigma_hat,
              num_inference_steps=args.steps, output_type="np").images
     seconds = time.time() - t0
+    how = f"{args.steps} {SAMPLERS[args.scheduler]} steps" + ((", sigma_hat" if args.sigma_hat else f", eta={args.eta}")
+                                                          if args.scheduler == "ddim" else "")
     if out.suffix.lower() == ".npy": np.save(out, x)
     elif x.ndim == 4: image_grid(x, scale=args.scale).save(out)
-    else: _scatter(x, out, f"{args.model}: {args.n} samples, {args.steps} DDIM steps, η = {args.eta}")
-    print(f"wrote {args.n} samples ({args.steps} DDIM steps, eta={args.eta}) to {out} in {seconds:.1f} s")
+    else: _scatter(x, out, f"{args.model}: {args.n} samples, " + how.replace("eta=", "η = ").replace("sigma_hat", "σ̂"))
+    print(f"wrote {args.n} samples ({how}) to {out} in {seconds:.1f} s")
     return 0
 
 def _scatter(points, path, title):
@@ -186,7 +197,7 @@ def reconstruct_command(args)->int:
 def interpolate_command(args)->int:
     "Run `ddim-nb interpolate` between two seeds or two image files."
     import numpy as np, torch
-    from ddim_nb.inversion import slerp, lerp, ode_pipeline
+    from ddim_nb.inversion import slerp, lerp, ode_pipeline, ddim_invert
     out = _check_output_path(args.out, (".png", ".gif", ".npy"))
     if args.frames < 2: raise ValueError(f"--frames must be >= 2, got {args.frames}")
     if (args.seeds is None) == (args.images is None): raise ValueError("give exactly one of --seeds A B or --images A.png B.png")
@@ -195,7 +206,7 @@ def interpolate_command(args)->int:
     if args.seeds is not None:
         x_a, x_b = (torch.randn(1, c, s, s, generator=torch.Generator().manual_seed(k)) for k in args.seeds)
     else:   # encode both images; decode along the same ODE so that the end frames reconstruct them
-        x_a, x_b = (pipe.invert(read_image(p, c, s), args.steps) for p in args.images)
+        x_a, x_b = (ddim_invert(pipe.unet, pipe.scheduler, read_image(p, c, s), args.steps) for p in args.images)
         pipe = ode_pipeline(pipe)
     lam = torch.linspace(0, 1, args.frames)
     mix = slerp if args.method == "slerp" else lerp
@@ -222,7 +233,8 @@ def build_parser()->argparse.ArgumentParser:
     t.add_argument("--data-dir", help="folder holding the data files (fashion_mnist, cifar10, folder; for mnist, the full IDX files instead of the 9,000 shipped digits)")
     t.add_argument("--image-size", type=int, help="resize images to this size (folder)")
     t.add_argument("--channels", type=int, default=1, choices=[1, 3], help="1 (gray) or 3 (RGB) for --dataset folder")
-    t.add_argument("--steps", type=int, help="optimizer steps in total")
+    t.add_argument("--train-steps", type=int, help="optimizer steps in total")
+    t.add_argument("--steps", type=int, dest="old_steps", help=argparse.SUPPRESS)   # deprecated spelling of --train-steps
     t.add_argument("--batch-size", type=int, help="examples per step (per process)")
     t.add_argument("--lr", type=float, help="AdamW learning rate")
     t.add_argument("--seed", type=int, help="seed for the weights, the batches and the noise")
@@ -237,8 +249,11 @@ def build_parser()->argparse.ArgumentParser:
     s = sub.add_parser("sample", help="sample from a shipped model or a saved pipeline folder",
                        description="Sample with DDIM. Example: ddim-nb sample --out samples.png")
     s.add_argument("--model", default="digits", help="a shipped model ('digits', 'swissroll') or a pipeline folder (default: digits)")
-    s.add_argument("--steps", type=int, default=50, help="DDIM steps S (default 50)")
-    s.add_argument("--eta", type=float, default=0.0, help="η: 0 is deterministic DDIM, 1 is DDPM's noise (default 0)")
+    s.add_argument("--steps", type=int, default=50, help="sampling steps S, one network call each (default 50)")
+    s.add_argument("--scheduler", choices=list(SAMPLERS), default="ddim",
+                   help="ddim (default), or dpmsolver++: DPM-Solver++(2M), the second-order solver of the beyond-DDIM chapter")
+    s.add_argument("--eta", type=float, default=0.0, help="η: 0 is deterministic DDIM, 1 is DDPM's noise (default 0; ddim only)")
+    s.add_argument("--sigma-hat", action="store_true", help="the paper's larger noise σ̂ instead of η (ddim only)")
     s.add_argument("--n", type=int, default=64, help="how many samples (default 64)")
     s.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
     s.add_argument("--device", default=None, help="cpu, cuda, ... (default: CPU)")

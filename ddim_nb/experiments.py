@@ -4,10 +4,10 @@
 
 # %% ../nbs/10_experiments.ipynb #b1ac4355
 from __future__ import annotations
-import math, time
+import time
 import torch
 from torch import Tensor
-from .scheduler import DDIMScheduler
+from .scheduler import DDIMScheduler, sample_loop, step_kwargs
 from .metrics import frechet_distance, classifier_scores
 
 # %% auto #0
@@ -28,28 +28,25 @@ PAPER_TABLE2 = {10: 0.014, 20: 0.0065, 50: 0.0023, 100: 0.0009, 200: 0.0004, 500
 # %% ../nbs/10_experiments.ipynb #9400e22e
 @torch.no_grad()
 def sample_set(unet,                       # network with the contract unet(x, t).sample and unet.config
-               scheduler:DDIMScheduler,    # its noise schedule and x̂_0 handling (clip_sample, …)
+               scheduler,                  # any scheduler with the step interface (its schedule, x̂_0 handling, …)
                n:int,                      # number of samples
                num_inference_steps:int,    # S
-               eta=0.0,                    # η ≥ 0 or 'sigma_hat' (DDIMScheduler; other schedulers ignore it)
+               eta=0.0,                    # η ≥ 0 (DDIM's option; a scheduler without η takes only 0)
                seed:int=0,                 # seeds x_T and every step's noise
                batch_size:int=1000,        # samples per network call
+               sigma_hat:bool=False,       # the paper's σ̂ instead of η (DDIM's option)
               )->Tensor:                   # (n, C, H, W) in [-1, 1], on the CPU
-    "Draw `n` samples with `num_inference_steps` DDIM steps and noise level `eta`, reproducibly from `seed`."
+    "Draw `n` samples with S steps of `scheduler` at noise level `eta` (or σ̂), reproducibly from `seed`."
     cfg = unet.config
     device = next(unet.parameters()).device
     gen = torch.Generator().manual_seed(seed)
+    kwargs = step_kwargs(scheduler, eta, sigma_hat)
     out = []
     for start in range(0, n, batch_size):
         b = min(batch_size, n - start)
         scheduler.set_timesteps(num_inference_steps)
-        x = torch.randn(b, cfg.in_channels, cfg.sample_size, cfg.sample_size, generator=gen).to(device)
-        for t in scheduler.timesteps:
-            if isinstance(scheduler, DDIMScheduler):
-                z = torch.randn(x.shape, generator=gen).to(device)   # drawn every step, so all η share x_T and z
-                x = scheduler.step(unet(x, t).sample, t, x, eta=eta, variance_noise=z).prev_sample
-            else:                                                     # any other sampler with diffusers' step()
-                x = scheduler.step(unet(x, t).sample, t, x).prev_sample
+        x = torch.randn(b, cfg.in_channels, cfg.sample_size, cfg.sample_size, generator=gen).to(device)   # x_T
+        x = sample_loop(x, scheduler, unet, gen, **kwargs)     # the steps' noise from the same generator
         out.append(x.clamp(-1, 1).cpu())
     return torch.cat(out)
 
@@ -72,7 +69,7 @@ def fid_with_spread(classifier,            # DigitClassifier: features() gives t
 # %% ../nbs/10_experiments.ipynb #5386c473
 def quality_table(unet, scheduler:DDIMScheduler, classifier, reference:Tensor,
                   steps=PAPER_STEPS,                          # S values, the columns
-                  etas=(0.0, 0.2, 0.5, 1.0, "sigma_hat"),     # η values, the rows
+                  etas=(0.0, 0.2, 0.5, 1.0, "sigma_hat"),     # the rows: η values, or 'sigma_hat' for the paper's σ̂
                   n:int=1000,                                 # samples per cell
                   seed:int=0,                                 # the same seed for every cell
                   progress:bool=True,
@@ -85,7 +82,8 @@ def quality_table(unet, scheduler:DDIMScheduler, classifier, reference:Tensor,
     rows = []
     for eta, S in cells:
         t0 = time.perf_counter()
-        x = sample_set(unet, scheduler, n, S, eta=eta, seed=seed)
+        sig = eta == "sigma_hat"                                 # a row label: σ̂ is a flag from here on
+        x = sample_set(unet, scheduler, n, S, eta=0.0 if sig else eta, seed=seed, sigma_hat=sig)
         seconds = time.perf_counter() - t0
         fid, sd = fid_with_spread(classifier, x, reference)
         sc = classifier_scores(classifier, x)

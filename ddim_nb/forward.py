@@ -6,6 +6,7 @@
 from __future__ import annotations
 import torch
 from torch import Tensor
+from .checks import check_generator
 
 # %% auto #0
 __all__ = ['randn_tensor', 'expand_to', 'q_sample', 'q_sigma_reverse', 'posterior_variance', 'sigma_eta', 'sample_q_sigma_chain',
@@ -20,15 +21,9 @@ def randn_tensor(shape,                 # full shape, batch first
     "Standard normal noise of `shape`, drawn in the same order as diffusers' `randn_tensor`."
     shape = tuple(shape)
     device = torch.device(device) if device is not None else None
-    if isinstance(generator, (list, tuple)):
-        if len(generator) != shape[0]:
-            raise ValueError(f"`generator` is a list of {len(generator)} generators but the batch size is {shape[0]}: "
-                             "pass one generator per sample, or a single generator")
-        if len(generator) == 1: generator = generator[0]
+    check_generator(generator, shape[0])
+    if isinstance(generator, (list, tuple)) and len(generator) == 1: generator = generator[0]
     gens = generator if isinstance(generator, (list, tuple)) else [generator]
-    for g in gens:
-        if g is not None and not isinstance(g, torch.Generator):
-            raise TypeError(f"`generator` must be a torch.Generator or a list of them, got {type(g).__name__}")
     g0 = gens[0]
     if device is None: device = g0.device if g0 is not None else torch.device("cpu")
     rand_device = device

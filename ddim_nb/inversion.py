@@ -8,12 +8,13 @@ import numbers
 import numpy as np
 import torch
 from torch import Tensor
-from .scheduler import (_Scheduler, SchedulerConfig, SchedulerOutput, predict_x0_eps,
-                               ddim_step, make_timesteps, _check_bool, DDIMScheduler)
+from .scheduler import (SchedulerMixin, SchedulerOutput, predict_x0_eps, ddim_step, make_timesteps,
+                               check_step_inputs, sample_loop, DDIMScheduler)
+from .pipeline import DDIMPipeline
 
 # %% auto #0
-__all__ = ['INVERSE_CONFIG_KEYS', 'DDIMInverseScheduler', 'ddim_invert', 'ode_pipeline', 'reconstruct', 'reconstruction_mse',
-           'lerp', 'slerp', 'interpolate_frames']
+__all__ = ['INVERSE_CONFIG_KEYS', 'DDIMInverseScheduler', 'check_images', 'ddim_invert', 'ode_pipeline', 'reconstruct',
+           'reconstruction_mse', 'lerp', 'slerp', 'interpolate_frames']
 
 # %% ../nbs/07_inversion.ipynb #a17369a6
 INVERSE_CONFIG_KEYS = ("num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "trained_betas", "clip_sample",
@@ -21,7 +22,7 @@ INVERSE_CONFIG_KEYS = ("num_train_timesteps", "beta_start", "beta_end", "beta_sc
                        "rescale_betas_zero_snr")   # diffusers' DDIMInverseScheduler config, in its order
 
 # %% ../nbs/07_inversion.ipynb #18725cbb
-class DDIMInverseScheduler(_Scheduler):
+class DDIMInverseScheduler(SchedulerMixin):
     "DDIM run backwards (x_0 → x_T), eq. (13) with σ increasing; diffusers' `DDIMInverseScheduler` interface and numbers."
     _compatibles = ["DDIMScheduler", "DDPMScheduler", "DDIMInverseScheduler"]
     def __init__(self,
@@ -38,10 +39,7 @@ class DDIMInverseScheduler(_Scheduler):
                  timestep_spacing:str="leading",    # 'leading', 'trailing' (diffusers), 'linspace' or 'quadratic'
                  rescale_betas_zero_snr:bool=False, # rescale β's so that ᾱ_T = 0
                 ):
-        cfg = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
-        _check_bool("set_alpha_to_one", set_alpha_to_one)
-        self._setup({**cfg, "thresholding": False, "dynamic_thresholding_ratio": 0.995, "sample_max_value": 1.0})
-        object.__setattr__(self, "config", SchedulerConfig({k: self.config[k] for k in INVERSE_CONFIG_KEYS}))
+        self._setup({k: v for k, v in locals().items() if k not in ("self", "__class__")})
         self.initial_alpha_cumprod = torch.tensor(1.0) if set_alpha_to_one else self.alphas_cumprod[0]
         self.timesteps = torch.arange(num_train_timesteps, dtype=torch.int64)   # ascending, as in diffusers
 
@@ -52,9 +50,11 @@ class DDIMInverseScheduler(_Scheduler):
         self._use_timesteps(ts, device)
         self.num_inference_steps = len(ts)
 
-    def _clip(self, x0_hat:Tensor)->Tensor:
-        c = self.config
-        return x0_hat.clamp(-c.clip_sample_range, c.clip_sample_range) if c.clip_sample else x0_hat
+    def _precompute(self):
+        "ᾱ_s at the entry before each one (`initial_alpha_cumprod` before the first) and ᾱ_t at it."
+        ts, prev = torch.tensor(self._ts), torch.tensor([-1] + self._ts[:-1])
+        abar_s = torch.where(prev >= 0, self.alphas_cumprod[prev.clamp(min=0)], self.initial_alpha_cumprod)
+        self._steps = list(zip(abar_s.unbind(), self.alphas_cumprod[ts].unbind()))
 
     def step(self,
              model_output:Tensor,   # ε_θ(x_s, t): the network called on `sample` at `timestep`
@@ -66,14 +66,10 @@ class DDIMInverseScheduler(_Scheduler):
         if self.num_inference_steps is None:
             raise ValueError("call `set_timesteps(num_inference_steps)` before `step`: the scheduler does not know "
                              "which timesteps to encode on yet")
-        self._check_step_inputs(model_output, sample, None, None)
-        # 1. source s: the previous entry of τ (diffusers uses t - T//S, wrong for trailing when T/S is not whole)
-        i = self._position(timestep)
-        t = self._list[i]
-        s = self._list[i - 1] if i > 0 else -1
-        # 2. ᾱ_s and ᾱ_t
-        abar_s = self.alphas_cumprod[s] if s >= 0 else self.initial_alpha_cumprod
-        abar_t = self.alphas_cumprod[t]
+        check_step_inputs(model_output, sample)
+        # 1-2. ᾱ_s and ᾱ_t, computed when τ was set: the source s is the previous entry of τ (diffusers uses t - T//S,
+        #      wrong for trailing when T/S is not whole)
+        abar_s, abar_t = self._steps[self._position(timestep)]
         # 3. x̂_0 and ε̂, eq. (9)
         if self.config.prediction_type == "sample" and abar_s == 1:   # clean input: diffusers divides by 0 here
             x0_hat = sample
@@ -87,7 +83,7 @@ class DDIMInverseScheduler(_Scheduler):
         return SchedulerOutput(prev_sample=x_next, pred_original_sample=x0_hat)
 
 # %% ../nbs/07_inversion.ipynb #64b83d4a
-def _check_images(unet, images)->tuple:
+def check_images(unet, images)->tuple:
     "Raise unless `images` is a (B, C, H, W) tensor of the network's shape with values in [-1, 1]; returns its shape."
     if not torch.is_tensor(images): raise TypeError(f"`images` must be a torch.Tensor (B, C, H, W), got {type(images).__name__}")
     c, s = unet.config.in_channels, unet.config.sample_size
@@ -116,24 +112,17 @@ def ddim_invert(unet,                      # network with the contract unet(x, t
     "Encode images into DDIM latents x_T by running the η = 0 ODE forwards in time (eq. 13 with σ increasing)."
     if not hasattr(scheduler, "config"):
         raise TypeError(f"`scheduler` must be a scheduler with a `config` (e.g. `pipe.scheduler`), got {type(scheduler).__name__}")
-    _check_images(unet, images)
+    check_images(unet, images)
     inv = DDIMInverseScheduler.from_config(dict(scheduler.config), clip_sample=clip_sample)
     inv.set_timesteps(num_inference_steps)                     # checks num_inference_steps
     p = next(unet.parameters())
-    x = images.to(device=p.device, dtype=p.dtype)
-    for i, t in enumerate(inv.timesteps):
-        eps_hat = unet(x, t).sample                            # ε̂ = ε_θ(x_s, t)
-        out = inv.step(eps_hat, t, x)                          # x_s → x_t
-        if callback is not None: callback(i, t, out.prev_sample, out.pred_original_sample)
-        x = out.prev_sample
-    return x
+    return sample_loop(images.to(device=p.device, dtype=p.dtype), inv, unet, callback=callback)   # x_0 → x_T
 
 # %% ../nbs/07_inversion.ipynb #3c399452
 def ode_pipeline(pipe):
     "A copy of `pipe` whose DDIM scheduler does not clip x̂_0: the plain ODE (13), for inversion and consistency."
-    from ddim_nb.pipeline import DDIMPipeline
     ode = DDIMPipeline(pipe.unet, DDIMScheduler.from_config(dict(pipe.scheduler.config), clip_sample=False, thresholding=False))
-    ode.set_progress_bar_config(**pipe._progress_bar_config)
+    ode.set_progress_bar_config(**pipe.progress_bar_config)
     return ode
 
 # %% ../nbs/07_inversion.ipynb #03cff96e

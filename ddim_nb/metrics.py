@@ -9,7 +9,8 @@ import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
 from .models import ModelMixin
-from .schedules import _check_int
+from .checks import check_int, check_choice
+from .folders import pretrained_path
 
 # %% auto #0
 __all__ = ['CLASSIFIERS', 'DigitClassifier', 'random_shift', 'train_digit_classifier', 'classifier_scores',
@@ -22,11 +23,11 @@ class DigitClassifier(ModelMixin):
     def __init__(self, num_classes:int=10, width:int=32, num_features:int=128,
                  image_size:int=8):    # 8 (sklearn digits) or 28 (MNIST); from 16 up the first conv is pooled too
         super().__init__()
-        s = _check_int("image_size", image_size, low=4)
+        s = check_int("image_size", image_size, low=4)
         self.pool_first = s >= 16
         if s % (4 if self.pool_first else 2): raise ValueError(f"`image_size` must be even (and a multiple of 4 from 16 up), got {s}")
-        self._register_config(num_classes=_check_int("num_classes", num_classes, low=2), width=_check_int("width", width, low=1),
-                              num_features=_check_int("num_features", num_features, low=1), image_size=s)
+        self._register_config(num_classes=check_int("num_classes", num_classes, low=2), width=check_int("width", width, low=1),
+                              num_features=check_int("num_features", num_features, low=1), image_size=s)
         self.conv1 = nn.Conv2d(1, width, 3, padding=1)
         self.conv2 = nn.Conv2d(width, 2 * width, 3, padding=1)
         side = s // (4 if self.pool_first else 2)                  # after the pooling steps: 4 for 8×8, 7 for 28×28
@@ -128,6 +129,4 @@ CLASSIFIERS = {"digits": "digit_classifier", "mnist": "mnist_classifier"}   # da
 def load_digit_classifier(dataset:str="digits",   # 'digits' (8×8) or 'mnist' (28×28)
                          )->DigitClassifier:
     "The shipped classifier for `dataset` (trained on its train split), in eval mode on the CPU."
-    from ddim_nb.training import pretrained_path
-    from ddim_nb.schedules import _check_choice
-    return DigitClassifier.from_pretrained(pretrained_path(CLASSIFIERS[_check_choice("dataset", dataset, tuple(CLASSIFIERS))]))
+    return DigitClassifier.from_pretrained(pretrained_path(CLASSIFIERS[check_choice("dataset", dataset, tuple(CLASSIFIERS))]))

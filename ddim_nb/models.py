@@ -11,11 +11,12 @@ import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
 from .scheduler import SchedulerConfig, DIFFUSERS_FORMAT_VERSION
-from .schedules import _check_int
+from .checks import check_int
+from .folders import MODEL_CONFIG_NAME, WEIGHTS_NAME, read_weights
 
 # %% auto #0
-__all__ = ['MODEL_CONFIG_NAME', 'WEIGHTS_NAME', 'timestep_embedding', 'ModelConfig', 'UNet2DOutput', 'ModelMixin', 'ResnetBlock',
-           'AttentionBlock', 'UNet2DModel', 'MLPDenoiser']
+__all__ = ['timestep_embedding', 'ModelConfig', 'UNet2DOutput', 'ModelMixin', 'ResnetBlock', 'AttentionBlock', 'UNet2DModel',
+           'MLPDenoiser']
 
 # %% ../nbs/03_models.ipynb #82e5702c
 def timestep_embedding(timesteps,               # t: a (B,) tensor (or a list/number), integer or float
@@ -23,7 +24,7 @@ def timestep_embedding(timesteps,               # t: a (B,) tensor (or a list/nu
                        max_period:float=10000,  # P, the slowest period
                       )->Tensor:                # (B, D) float32: [cos(ω t), sin(ω t)]
     "Sinusoidal embedding of the timesteps, Transformer / DDPM style, cosines first (diffusers' UNet2DModel)."
-    dim = _check_int("dim", dim, low=1)
+    dim = check_int("dim", dim, low=1)
     t = torch.as_tensor(timesteps)
     if t.ndim == 0: t = t[None]
     if t.ndim != 1: raise ValueError(f"`timesteps` must be a number or a 1-d tensor (B,), got shape {tuple(t.shape)}")
@@ -59,9 +60,6 @@ def _batch_timesteps(timestep, batch:int, device)->Tensor:
     return t.float().reshape(-1).expand(batch)                                    # (B,)
 
 # %% ../nbs/03_models.ipynb #7a1c131b
-MODEL_CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"
-
 def _read_model_config(folder:Path, cls)->dict:
     "Read `folder/config.json`, check it describes a `cls`, and return the constructor arguments."
     path = folder / MODEL_CONFIG_NAME
@@ -81,26 +79,6 @@ def _read_model_config(folder:Path, cls)->dict:
         raise ValueError(f"{path} has config entries {cls.__name__} does not take: {', '.join(unknown)} "
                          f"(allowed: {', '.join(allowed)}); it is a checkpoint of another architecture")
     return args
-
-# %% ../nbs/03_models.ipynb #b9eaa759
-def _read_weights(folder:Path, model:nn.Module)->dict:
-    "Read `folder/diffusion_pytorch_model.safetensors` and check its names and shapes against `model`."
-    from safetensors.torch import load_file
-    path = folder / WEIGHTS_NAME
-    if not path.is_file(): raise FileNotFoundError(f"no {WEIGHTS_NAME} in {folder}")
-    try: sd = load_file(str(path), device="cpu")
-    except Exception as e:   # safetensors raises its own SafetensorError for bad headers and short files
-        raise ValueError(f"{path} is not a valid safetensors file (corrupted or truncated?): {e}") from None
-    want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    got = {k: tuple(v.shape) for k, v in sd.items()}
-    missing, unexpected = sorted(want.keys() - got.keys()), sorted(got.keys() - want.keys())
-    shapes = [f"{k}: {got[k]} vs {want[k]}" for k in sorted(want.keys() & got.keys()) if got[k] != want[k]]
-    if missing or unexpected or shapes:
-        short = lambda xs: ", ".join(xs[:4]) + (f", … ({len(xs)} in all)" if len(xs) > 4 else "")
-        parts = ([f"missing {short(missing)}"] if missing else []) + ([f"unexpected {short(unexpected)}"] if unexpected else []) \
-              + ([f"shape differs (file vs config) for {short(shapes)}"] if shapes else [])
-        raise ValueError(f"{path} does not match the {type(model).__name__} its config describes: " + "; ".join(parts))
-    return sd
 
 # %% ../nbs/03_models.ipynb #ff7289a9
 class ModelMixin(nn.Module):
@@ -134,7 +112,7 @@ class ModelMixin(nn.Module):
         args = _read_model_config(folder, cls)
         try: model = cls(**args)
         except (TypeError, ValueError) as e: raise ValueError(f"{folder / MODEL_CONFIG_NAME}: {e}") from None
-        model.load_state_dict(_read_weights(folder, model))
+        model.load_state_dict(read_weights(folder, model))
         return model.to("cpu" if device is None else device).eval()
 
 # %% ../nbs/03_models.ipynb #6556894a
@@ -183,15 +161,15 @@ class UNet2DModel(ModelMixin):
                  attention_levels:tuple=(),          # levels with self-attention, e.g. (1,): at the lowest of 2
                  norm_num_groups:int=8):             # GroupNorm groups; must divide every entry of block_out_channels
         super().__init__()
-        chs = tuple(_check_int("block_out_channels", c, low=1) for c in block_out_channels)
+        chs = tuple(check_int("block_out_channels", c, low=1) for c in block_out_channels)
         if not chs: raise ValueError("`block_out_channels` must name at least one level, got ()")
-        L, g = len(chs), _check_int("norm_num_groups", norm_num_groups, low=1)
+        L, g = len(chs), check_int("norm_num_groups", norm_num_groups, low=1)
         if any(c % g for c in chs): raise ValueError(f"`norm_num_groups`={g} must divide every entry of `block_out_channels` {chs}")
-        att = tuple(sorted(set(_check_int("attention_levels", a, low=0, high=L - 1) for a in attention_levels)))
-        n, size = _check_int("layers_per_block", layers_per_block, low=1), _check_int("sample_size", sample_size, low=1)
+        att = tuple(sorted(set(check_int("attention_levels", a, low=0, high=L - 1) for a in attention_levels)))
+        n, size = check_int("layers_per_block", layers_per_block, low=1), check_int("sample_size", sample_size, low=1)
         if size % 2 ** (L - 1): raise ValueError(f"`sample_size` must be divisible by 2**{L - 1} = {2 ** (L - 1)} for {L} levels, got {size}")
-        self._register_config(sample_size=size, in_channels=_check_int("in_channels", in_channels, low=1),
-                              out_channels=_check_int("out_channels", out_channels, low=1), block_out_channels=chs,
+        self._register_config(sample_size=size, in_channels=check_int("in_channels", in_channels, low=1),
+                              out_channels=check_int("out_channels", out_channels, low=1), block_out_channels=chs,
                               layers_per_block=n, attention_levels=att, norm_num_groups=g)
         D = 4 * chs[0]
         self.time_mlp = nn.Sequential(nn.Linear(chs[0], D), nn.SiLU(), nn.Linear(D, D))
@@ -239,11 +217,11 @@ class MLPDenoiser(ModelMixin):
                  num_layers:int=3,           # residual hidden layers
                  sample_size=None):          # None, or in_channels: a sample is a point, not an image
         super().__init__()
-        d = _check_int("in_channels", in_channels, low=1)
+        d = check_int("in_channels", in_channels, low=1)
         if sample_size is not None and sample_size != d:
             raise ValueError(f"`sample_size` must be None or {d} (= in_channels) for points, got {sample_size!r}")
-        self._register_config(in_channels=d, hidden=_check_int("hidden", hidden, low=1),
-                              num_layers=_check_int("num_layers", num_layers, low=0), sample_size=sample_size)
+        self._register_config(in_channels=d, hidden=check_int("hidden", hidden, low=1),
+                              num_layers=check_int("num_layers", num_layers, low=0), sample_size=sample_size)
         self.time_mlp = nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
         self.inp = nn.Linear(d, hidden)
         self.layers = nn.ModuleList(nn.Linear(hidden, hidden) for _ in range(num_layers))

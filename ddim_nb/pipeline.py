@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
-from .scheduler import DDIMScheduler, _check_number
+from .scheduler import DDIMScheduler, sample_loop, step_kwargs
+from .checks import check_choice, check_generator
+from .folders import save_model_folder, available_pretrained, available_pipelines, pretrained_path, PIPELINE_INDEX_NAME
 from .forward import randn_tensor
 
 # %% auto #0
@@ -44,7 +46,7 @@ class DDIMPipeline:
             raise TypeError(f"`scheduler` must be a DDIMScheduler or DDPMScheduler (ours or diffusers'), got {type(scheduler).__name__}")
         self.unet = unet
         self.scheduler = DDIMScheduler.from_config(dict(scheduler.config))   # as diffusers: any compatible config → DDIM
-        self._progress_bar_config = {}
+        self.progress_bar_config = {}
 
     @property
     def device(self)->torch.device: return next(self.unet.parameters()).device
@@ -58,9 +60,10 @@ class DDIMPipeline:
 
     def set_progress_bar_config(self, **kwargs):
         "Options for the tqdm progress bar, e.g. `disable=True` (as in diffusers)."
-        self._progress_bar_config = kwargs
+        self.progress_bar_config = kwargs
 
-    def _sample_shape(self, batch_size:int)->tuple:
+    def sample_shape(self, batch_size:int)->tuple:
+        "The shape of x_T for `batch_size` samples: (B, C, H, W) for images, (B, D) for points."
         c, s = self.unet.config.in_channels, self.unet.config.sample_size
         if s is None or (isinstance(s, int) and getattr(self.unet.config, "hidden", None) is not None): return (batch_size, c)  # points
         return (batch_size, c, s, s) if isinstance(s, int) else (batch_size, c, *s)
@@ -69,41 +72,34 @@ class DDIMPipeline:
     def __call__(self,
                  batch_size:int=1,                   # how many samples
                  generator=None,                     # torch.Generator, or a list of one per sample
-                 eta:float=0.0,                      # η: 0 is DDIM, 1 DDPM's noise; or 'sigma_hat' (the paper's σ̂)
+                 eta:float=0.0,                      # η: 0 is DDIM, 1 DDPM's noise (DDIM's option)
                  num_inference_steps:int=50,         # S, sampling steps
-                 use_clipped_model_output:bool=None, # passed to the scheduler's step unless None
+                 use_clipped_model_output:bool=None, # passed to DDIM's step unless None
                  output_type:str="pil",              # 'pil', 'np' or 'pt' (points: 'np' or 'pt')
                  return_dict:bool=True,              # ImagePipelineOutput (True) or a tuple
                  callback=None,                      # callback(step_index, t, x_prev, x0_hat) after the step from t
                  latents:Tensor=None,                # start from this x_T instead of drawing it
+                 sigma_hat:bool=False,               # the paper's σ̂ instead of η (DDIM's option)
                 )->ImagePipelineOutput:
-        "Sample `batch_size` images (or points) with S DDIM steps."
+        "Sample `batch_size` images (or points) with S steps of the pipeline's scheduler (DDIM unless you swap it)."
         if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
             raise ValueError(f"`batch_size` must be an integer >= 1, got {batch_size!r}")
-        if isinstance(eta, str):
-            if eta != "sigma_hat": raise ValueError(f"`eta` must be a number >= 0 or 'sigma_hat', got {eta!r}")
-        else: _check_number("eta", eta, low=0)
-        if output_type not in OUTPUT_TYPES:
-            raise ValueError(f"Unknown `output_type` {output_type!r}: allowed values are 'pil', 'np', 'pt'")
-        shape = self._sample_shape(int(batch_size))
+        check_choice("output_type", output_type, OUTPUT_TYPES)
+        shape = self.sample_shape(int(batch_size))
         points = len(shape) == 2
         if points and output_type == "pil":
             raise ValueError("`output_type='pil'` needs an image model; this model samples points: use 'np' or 'pt'")
-        if isinstance(generator, (list, tuple)) and len(generator) != batch_size:
-            raise ValueError(f"`generator` is a list of {len(generator)} generators but `batch_size` is {batch_size}: "
-                             "pass one generator per sample, or a single generator")
+        check_generator(generator, batch_size)
+        kwargs = step_kwargs(self.scheduler, eta, sigma_hat, use_clipped_model_output)   # DDIM's options, checked here
         self.scheduler.set_timesteps(num_inference_steps)            # checks num_inference_steps
         if latents is None: x = randn_tensor(shape, generator, device=self.device, dtype=self.dtype)   # x_T
         else:
             if tuple(latents.shape) != shape: raise ValueError(f"`latents` must have shape {shape}, got {tuple(latents.shape)}")
             x = latents.to(device=self.device, dtype=self.dtype)
         from tqdm.auto import tqdm
-        for i, t in enumerate(tqdm(self.scheduler.timesteps, **{"desc": "DDIM", **self._progress_bar_config})):
-            eps_hat = self.unet(x, t).sample                                              # ε̂ = ε_θ(x_t, t)
-            out = self.scheduler.step(eps_hat, t, x, eta=eta, use_clipped_model_output=use_clipped_model_output,
-                                      generator=generator)                                # eq. (12)
-            if callback is not None: callback(i, t, out.prev_sample, out.pred_original_sample)
-            x = out.prev_sample
+        desc = type(self.scheduler).__name__.removesuffix("Scheduler")
+        bar = lambda ts: tqdm(ts, **{"desc": desc, **self.progress_bar_config})
+        x = sample_loop(x, self.scheduler, self.unet, generator, callback, bar, **kwargs)   # eq. (12) at every t of τ
         if points: images = x if output_type == "pt" else x.cpu().numpy()
         else:
             images = (x / 2 + 0.5).clamp(0, 1)                                            # [-1, 1] → [0, 1]
@@ -112,28 +108,21 @@ class DDIMPipeline:
                 if output_type == "pil": images = to_pil(images)
         return ImagePipelineOutput(images=images) if return_dict else (images,)
 
-    def invert(self, images:Tensor, num_inference_steps:int=50, callback=None)->Tensor:
-        "Encode images in [-1, 1] (B, C, H, W) into latents x_T by running the DDIM ODE forwards (inversion chapter)."
-        from ddim_nb.inversion import ddim_invert
-        return ddim_invert(self.unet, self.scheduler, images, num_inference_steps, callback)
-
     def save_pretrained(self, save_directory)->Path:
         "Write `model_index.json`, `unet/` and `scheduler/` (diffusers' pipeline layout)."
-        from ddim_nb.training import save_model_folder
         return save_model_folder(save_directory, self.unet, self.scheduler)
 
     @classmethod
     def from_pretrained(cls, name_or_path, device=None):
         "A shipped model by name ('digits', 'swissroll'), or a pipeline folder (ours or diffusers')."
-        from ddim_nb.training import available_pretrained, pretrained_path
         folder = Path(name_or_path)
         if str(name_or_path) in available_pretrained() and not folder.exists(): folder = pretrained_path(str(name_or_path))
         elif not folder.exists():
-            names = [n for n in available_pretrained() if n != "digit_classifier"]
+            names = available_pipelines()
             raise ValueError(f"{str(name_or_path)!r} is neither a shipped model nor a folder: shipped models are "
                              + ", ".join(repr(n) for n in names))
-        index_file = folder / "model_index.json"
-        if not index_file.is_file(): raise FileNotFoundError(f"{folder} is not a pipeline folder: no model_index.json in it")
+        index_file = folder / PIPELINE_INDEX_NAME
+        if not index_file.is_file(): raise FileNotFoundError(f"{folder} is not a pipeline folder: no {PIPELINE_INDEX_NAME} in it")
         try: index = json.loads(index_file.read_text())
         except json.JSONDecodeError as e: raise ValueError(f"{index_file} is not valid JSON ({e})") from None
         unet = _load_unet(folder, index.get("unet"))

@@ -10,14 +10,16 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
-from .schedules import make_betas, alphas_cumprod, rescale_zero_terminal_snr, _check_int, _check_choice
+from .schedules import make_betas, alphas_cumprod, rescale_zero_terminal_snr
+from .checks import check_int, check_choice, check_number, check_bool
 from .forward import randn_tensor, q_sample, sigma_eta, posterior_variance
 
 # %% auto #0
 __all__ = ['PREDICTION_TYPES', 'ABAR_FLOOR', 'TIMESTEP_SPACINGS', 'DDIMSchedulerOutput', 'DDPMSchedulerOutput', 'CONFIG_NAME',
-           'DIFFUSERS_FORMAT_VERSION', 'VARIANCE_TYPES', 'predict_x0_eps', 'get_velocity', 'dynamic_threshold',
-           'ddim_step', 'sigma_hat', 'make_timesteps', 'SchedulerConfig', 'SchedulerOutput', 'DDIMScheduler',
-           'DDPMScheduler']
+           'DIFFUSERS_FORMAT_VERSION', 'CONFIG_CHECKS', 'VARIANCE_TYPES', 'predict_x0_eps', 'get_velocity',
+           'dynamic_threshold', 'ddim_step', 'sigma_hat', 'make_timesteps', 'SchedulerConfig', 'SchedulerOutput',
+           'ConfigMixin', 'check_step_inputs', 'SchedulerMixin', 'check_eta', 'DDIMScheduler', 'DDPMScheduler',
+           'sample_loop', 'step_kwargs']
 
 # %% ../nbs/02_scheduler.ipynb #576e6d48
 PREDICTION_TYPES = ("epsilon", "sample", "v_prediction")
@@ -30,10 +32,10 @@ def predict_x0_eps(model_output:Tensor,          # network output for x_t
                    prediction_type:str="epsilon",# what the network predicts: one of PREDICTION_TYPES
                   )->tuple:                      # (x0_hat, eps_hat)
     "Turn a network output into the predicted clean sample x̂_0 (eq. 9) and the predicted noise ε̂."
+    if prediction_type == "epsilon" and abar_t == 0:   # ᾱ_T = 0 (zero terminal SNR): 2⁻²⁴ keeps (9) finite
+        abar_t = torch.full_like(torch.as_tensor(abar_t), ABAR_FLOOR)
     beta_prod_t = 1 - abar_t
     if prediction_type == "epsilon":
-        if abar_t == 0: abar_t = torch.full_like(torch.as_tensor(abar_t), ABAR_FLOOR)  # zero terminal SNR: see above
-        beta_prod_t = 1 - abar_t
         x0_hat = (sample - beta_prod_t ** (0.5) * model_output) / abar_t ** (0.5)   # (9)
         eps_hat = model_output
     elif prediction_type == "sample":
@@ -42,7 +44,7 @@ def predict_x0_eps(model_output:Tensor,          # network output for x_t
     elif prediction_type == "v_prediction":
         x0_hat = (abar_t**0.5) * sample - (beta_prod_t**0.5) * model_output
         eps_hat = (abar_t**0.5) * model_output + (beta_prod_t**0.5) * sample
-    else: _check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
+    else: check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
     return x0_hat, eps_hat
 
 # %% ../nbs/02_scheduler.ipynb #373b2d41
@@ -68,18 +70,20 @@ def dynamic_threshold(x0_hat:Tensor,      # predicted clean samples (B, ...)
     return (torch.clamp(x, -s, s) / s).reshape(shape).to(dtype)
 
 # %% ../nbs/02_scheduler.ipynb #18e68a18
-def ddim_step(x0_hat:Tensor,    # predicted clean sample x̂_0 (eq. 9), possibly clipped
-              eps_hat:Tensor,   # predicted noise ε̂
-              abar_prev,        # ᾱ at the next (less noisy) timestep
-              sigma_t=0.0,      # σ_t ≥ 0, at most √(1 - ᾱ_prev)
-              noise:Tensor=None,# z ~ N(0, I); required when σ_t > 0
-             )->Tensor:         # x_{t-1}
+def ddim_step(x0_hat:Tensor,     # predicted clean sample x̂_0 (eq. 9), possibly clipped
+              eps_hat:Tensor,    # predicted noise ε̂
+              abar_prev,         # ᾱ at the next (less noisy) timestep
+              sigma_t=0.0,       # σ_t ≥ 0, at most √(1 - ᾱ_prev)
+              noise:Tensor=None, # z ~ N(0, I); None: no noise term (a deterministic step)
+              noise_scale=None,  # what multiplies z (default σ_t; the paper's σ̂_t, App. D.3, with σ_t = σ_t(1))
+             )->Tensor:          # x_{t-1}
     "One DDIM update, eq. (12): x_{t-1} = √ᾱ_{t-1} x̂_0 + √(1-ᾱ_{t-1}-σ_t²) ε̂ + σ_t z."
     c = 1 - abar_prev - sigma_t**2                             # ≥ 0 in exact arithmetic; floor rounding error at 0
     c = c.clamp(min=0) if torch.is_tensor(c) else max(c, 0.0)
     dir_xt = c ** (0.5) * eps_hat                              # (12) direction pointing to x_t
     x_prev = abar_prev ** (0.5) * x0_hat + dir_xt              # (12) predicted x_0, plus the direction
-    if noise is not None: x_prev = x_prev + sigma_t * noise    # (12) random noise
+    if noise is not None:                                      # (12) random noise
+        x_prev = x_prev + (sigma_t if noise_scale is None else noise_scale) * noise
     return x_prev
 
 # %% ../nbs/02_scheduler.ipynb #f25de126
@@ -98,8 +102,8 @@ def make_timesteps(num_inference_steps:int,      # S, the number of sampling ste
                   )->np.ndarray:                 # τ in the order the sampler visits it (descending), int64
     "The sub-sequence τ of S timesteps, largest first."
     T = num_train_timesteps
-    S = _check_int("num_inference_steps", num_inference_steps, low=1, high=T)
-    _check_choice("timestep_spacing", timestep_spacing, TIMESTEP_SPACINGS)
+    S = check_int("num_inference_steps", num_inference_steps, low=1, high=T)
+    check_choice("timestep_spacing", timestep_spacing, TIMESTEP_SPACINGS)
     if timestep_spacing == "leading":
         ts = (np.arange(0, S) * (T // S)).round()[::-1].copy().astype(np.int64) + steps_offset
         if ts[0] >= T:
@@ -163,125 +167,9 @@ def _load_config_file(path) -> tuple:
         raise ValueError(f"{p} is not a scheduler config: it has neither `_class_name` nor `num_train_timesteps`")
     return cfg, p
 
-# %% ../nbs/02_scheduler.ipynb #171c5d74
-def _check_number(name, value, low=None, high=None, low_open=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise TypeError(f"`{name}` must be a finite number, got {value!r}")
-    if low is not None and (value < low or (low_open and value == low)):
-        raise ValueError(f"`{name}` must be {'>' if low_open else '>='} {low}" + (f" and <= {high}" if high is not None else "") + f", got {value}")
-    if high is not None and value > high: raise ValueError(f"`{name}` must be <= {high}, got {value}")
-    return value
-
-def _check_bool(name, value):
-    if not isinstance(value, (bool, np.bool_)): raise TypeError(f"`{name}` must be True or False, got {value!r}")
-    return bool(value)
-
-# %% ../nbs/02_scheduler.ipynb #dc046f00
-class _Scheduler:
-    "Shared machinery of DDIMScheduler and DDPMScheduler: schedule, τ, lookups, checks, config I/O."
-    order = 1
-    init_noise_sigma = 1.0
-    _compatibles = ["DDIMScheduler", "DDPMScheduler"]
-
-    def _setup(self, cfg:dict):
-        "Validate the constructor arguments, store them as the config, and build the noise schedule."
-        T = _check_int("num_train_timesteps", cfg["num_train_timesteps"], low=1)
-        _check_choice("prediction_type", cfg["prediction_type"], PREDICTION_TYPES)
-        _check_choice("timestep_spacing", cfg["timestep_spacing"], TIMESTEP_SPACINGS)
-        _check_int("steps_offset", cfg["steps_offset"], low=0, high=T - 1)
-        for k in ("clip_sample", "thresholding", "rescale_betas_zero_snr"): _check_bool(k, cfg[k])
-        _check_number("clip_sample_range", cfg["clip_sample_range"], low=0, low_open=True)
-        _check_number("dynamic_thresholding_ratio", cfg["dynamic_thresholding_ratio"], low=0, high=1, low_open=True)
-        _check_number("sample_max_value", cfg["sample_max_value"], low=0, low_open=True)
-        betas = make_betas(T, cfg["beta_start"], cfg["beta_end"], cfg["beta_schedule"], cfg["trained_betas"])
-        if cfg["trained_betas"] is not None: cfg["trained_betas"] = [float(b) for b in np.asarray(cfg["trained_betas"]).flatten()]
-        if cfg["rescale_betas_zero_snr"]: betas = rescale_zero_terminal_snr(betas)
-        object.__setattr__(self, "config", SchedulerConfig(cfg))
-        self.betas = betas
-        self.alphas = 1.0 - betas
-        self.alphas_cumprod = alphas_cumprod(betas)            # ᾱ_t, float32, on the CPU (as in diffusers)
-        self.num_inference_steps = None
-        self.timesteps = torch.from_numpy(np.arange(0, T)[::-1].copy().astype(np.int64))
-        self._index = None                                      # {timestep: position in self.timesteps}
-
-    def __len__(self): return self.config.num_train_timesteps
-    def __repr__(self): return f"{type(self).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in self.config.items() if k != "trained_betas") + ")"
-
-    def scale_model_input(self, sample:Tensor, timestep=None)->Tensor:
-        "DDIM and DDPM feed x_t to the network unscaled (other samplers need this hook)."
-        return sample
-
-    def set_timesteps(self, num_inference_steps:int, device=None):
-        "Choose the sub-sequence τ of `num_inference_steps` timesteps (largest first) for sampling."
-        ts = make_timesteps(num_inference_steps, self.config.num_train_timesteps,
-                            self.config.timestep_spacing, self.config.steps_offset)
-        self._use_timesteps(ts, device)
-        self.num_inference_steps = len(ts)
-
-    def _use_timesteps(self, ts, device):
-        self.timesteps = torch.from_numpy(ts).to(device)
-        self._list = [int(t) for t in ts]
-        self._index = {t: i for i, t in enumerate(self._list)}
-
-    def previous_timestep(self, timestep)->int:
-        "The timestep after `timestep` in the current τ, or -1 after the last one."
-        i = self._position(timestep)
-        return self._list[i + 1] if i + 1 < len(self._list) else -1
-
-    def _position(self, timestep)->int:
-        if self._index is None:
-            raise ValueError("call `set_timesteps(num_inference_steps)` first: the scheduler does not know "
-                             "which timesteps to sample on yet")
-        if torch.is_tensor(timestep):
-            if timestep.numel() != 1: raise ValueError(f"`timestep` must be a single timestep, got a tensor of shape {tuple(timestep.shape)}")
-            timestep = timestep.item()
-        if isinstance(timestep, bool) or not isinstance(timestep, numbers.Real):
-            raise TypeError(f"`timestep` must be an integer (or a one-element tensor), got {timestep!r}")
-        if not math.isfinite(timestep) or timestep != int(timestep):
-            raise ValueError(f"`timestep` must be an integer timestep, got {timestep}")
-        t = int(timestep)
-        if t not in self._index:
-            shown = ", ".join(map(str, self._list[:6])) + (", ..." if len(self._list) > 6 else "")
-            raise ValueError(f"timestep {t} is not in this scheduler's timesteps [{shown}]: "
-                             "step through `scheduler.timesteps`, as set by `set_timesteps`")
-        return self._index[t]
-
-    def _abar(self, t:int)->Tensor: return self.alphas_cumprod[t]
-
-    def _check_step_inputs(self, model_output, sample, generator, variance_noise):
-        for name, x in (("model_output", model_output), ("sample", sample)):
-            if not torch.is_tensor(x): raise TypeError(f"`{name}` must be a torch.Tensor, got {type(x).__name__}")
-        if model_output.shape != sample.shape:
-            raise ValueError(f"`model_output` has shape {tuple(model_output.shape)} but `sample` has shape "
-                             f"{tuple(sample.shape)}: they must match")
-        if variance_noise is not None:
-            if generator is not None:
-                raise ValueError("pass either `generator` or `variance_noise`, not both")
-            if not torch.is_tensor(variance_noise) or variance_noise.shape != sample.shape:
-                raise ValueError(f"`variance_noise` must be a tensor of the sample's shape {tuple(sample.shape)}")
-        if isinstance(generator, (list, tuple)) and len(generator) != sample.shape[0]:
-            raise ValueError(f"`generator` is a list of {len(generator)} generators but the batch size is "
-                             f"{sample.shape[0]}: pass one generator per sample, or a single generator")
-
-    def _clip(self, x0_hat:Tensor)->Tensor:
-        "Dynamic thresholding or clipping of x̂_0, as configured."
-        c = self.config
-        if c.thresholding: return dynamic_threshold(x0_hat, c.dynamic_thresholding_ratio, c.sample_max_value)
-        if c.clip_sample: return x0_hat.clamp(-c.clip_sample_range, c.clip_sample_range)
-        return x0_hat
-
-    def _noise(self, model_output, generator, variance_noise):
-        if variance_noise is not None: return variance_noise
-        return randn_tensor(model_output.shape, generator, device=model_output.device, dtype=model_output.dtype)
-
-    def add_noise(self, original_samples:Tensor, noise:Tensor, timesteps)->Tensor:
-        "The forward marginal, eq. (4): √ᾱ_t x_0 + √(1-ᾱ_t) ε."
-        return q_sample(original_samples, timesteps, self.alphas_cumprod, noise=noise)
-
-    def get_velocity(self, sample:Tensor, noise:Tensor, timesteps)->Tensor:
-        "The v-prediction target √ᾱ_t ε - √(1-ᾱ_t) x_0."
-        return get_velocity(sample, noise, timesteps, self.alphas_cumprod)
-
+# %% ../nbs/02_scheduler.ipynb #c7014d73
+class ConfigMixin:
+    "Build a scheduler from a config (ours, diffusers', or another scheduler's), and save or load it as `scheduler_config.json`."
     @classmethod
     def from_config(cls, config=None, **kwargs):
         "Build a scheduler from a config (ours, diffusers', or another scheduler's); `kwargs` override entries."
@@ -315,8 +203,138 @@ class _Scheduler:
         except (TypeError, ValueError) as e:
             raise type(e)(f"{p}: {e}") from None
 
+# %% ../nbs/02_scheduler.ipynb #b006ed21
+CONFIG_CHECKS = {   # config key → its check; a scheduler runs the checks of the keys its config has
+    "num_train_timesteps": lambda v: check_int("num_train_timesteps", v, low=1),
+    "prediction_type": lambda v: check_choice("prediction_type", v, PREDICTION_TYPES),
+    "timestep_spacing": lambda v: check_choice("timestep_spacing", v, TIMESTEP_SPACINGS),
+    **{k: (lambda v, k=k: check_bool(k, v)) for k in ("clip_sample", "thresholding", "rescale_betas_zero_snr", "set_alpha_to_one")},
+    "clip_sample_range": lambda v: check_number("clip_sample_range", v, low=0, low_open=True),
+    "dynamic_thresholding_ratio": lambda v: check_number("dynamic_thresholding_ratio", v, low=0, high=1, low_open=True),
+    "sample_max_value": lambda v: check_number("sample_max_value", v, low=0, low_open=True),
+}
+
+def check_step_inputs(model_output:Tensor,       # the network's output
+                      sample:Tensor,             # x_t
+                      generator=None,            # for the noise, or None
+                      variance_noise:Tensor=None,# the noise itself, or None
+                     ):
+    "Raise a clear error unless `model_output` and `sample` are tensors of one shape, and at most one noise source is given."
+    for name, x in (("model_output", model_output), ("sample", sample)):
+        if not torch.is_tensor(x): raise TypeError(f"`{name}` must be a torch.Tensor, got {type(x).__name__}")
+    if model_output.shape != sample.shape:
+        raise ValueError(f"`model_output` has shape {tuple(model_output.shape)} but `sample` has shape "
+                         f"{tuple(sample.shape)}: they must match")
+    if variance_noise is not None:
+        if generator is not None: raise ValueError("pass either `generator` or `variance_noise`, not both")
+        if not torch.is_tensor(variance_noise) or variance_noise.shape != sample.shape:
+            raise ValueError(f"`variance_noise` must be a tensor of the sample's shape {tuple(sample.shape)}")
+
+# %% ../nbs/02_scheduler.ipynb #dc046f00
+class SchedulerMixin(ConfigMixin):
+    "What the schedulers share: the noise schedule ᾱ, the walk τ with each entry's neighbour, x̂_0 clipping, noise, eq. (4)."
+    order = 1
+    init_noise_sigma = 1.0
+    _compatibles = ["DDIMScheduler", "DDPMScheduler"]
+
+    def _setup(self, cfg:dict):
+        "Check the constructor arguments, store them as the read-only config, and build the noise schedule."
+        for k, check in CONFIG_CHECKS.items():
+            if k in cfg: check(cfg[k])
+        T = cfg["num_train_timesteps"]
+        if "steps_offset" in cfg: check_int("steps_offset", cfg["steps_offset"], low=0, high=T - 1)
+        betas = make_betas(T, cfg["beta_start"], cfg["beta_end"], cfg["beta_schedule"], cfg["trained_betas"])
+        if cfg["trained_betas"] is not None: cfg["trained_betas"] = [float(b) for b in np.asarray(cfg["trained_betas"]).flatten()]
+        if cfg["rescale_betas_zero_snr"]: betas = rescale_zero_terminal_snr(betas)
+        object.__setattr__(self, "config", SchedulerConfig(cfg))
+        self.betas = betas
+        self.alphas = 1.0 - betas
+        self.alphas_cumprod = alphas_cumprod(betas)            # ᾱ_t, float32, on the CPU (as in diffusers)
+        self.num_inference_steps = None
+        self.timesteps = torch.from_numpy(np.arange(0, T)[::-1].copy().astype(np.int64))
+        self._index = None                                      # {timestep: its position in τ}, once τ is set
+
+    def __len__(self): return self.config.num_train_timesteps
+    def __repr__(self): return f"{type(self).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in self.config.items() if k != "trained_betas") + ")"
+
+    def scale_model_input(self, sample:Tensor, timestep=None)->Tensor:
+        "DDIM and DDPM feed x_t to the network unscaled (other samplers need this hook)."
+        return sample
+
+    def set_timesteps(self, num_inference_steps:int, device=None):
+        "Choose the sub-sequence τ of `num_inference_steps` timesteps (largest first) for sampling."
+        ts = make_timesteps(num_inference_steps, self.config.num_train_timesteps,
+                            self.config.timestep_spacing, self.config.steps_offset)
+        self._use_timesteps(ts, device)
+        self.num_inference_steps = len(ts)
+
+    def _use_timesteps(self, ts, device):
+        "Hold τ once: the tensor a loop walks, each entry's position and the entry after it; then the steps' coefficients."
+        self.timesteps = torch.from_numpy(ts).to(device)
+        self._ts = [int(t) for t in ts]
+        self._next = self._ts[1:] + [-1]                        # the entry after each one; -1 after the last
+        self._index = {t: i for i, t in enumerate(self._ts)}
+        self._precompute()
+
+    def _precompute(self):
+        "Compute what `step` needs at each entry of τ (the subclasses that need anything)."
+
+    def previous_timestep(self, timestep)->int:
+        "The timestep after `timestep` in the current τ, or -1 after the last one."
+        i = self._position(timestep)                            # (raises if τ is not set yet)
+        return self._next[i]
+
+    def _position(self, timestep)->int:
+        "Where `timestep` (an int or a one-element tensor) is in τ; a clear error if τ is unset or does not hold it."
+        if self._index is None:
+            raise ValueError("call `set_timesteps(num_inference_steps)` first: the scheduler does not know "
+                             "which timesteps to sample on yet")
+        if torch.is_tensor(timestep):
+            if timestep.numel() != 1: raise ValueError(f"`timestep` must be a single timestep, got a tensor of shape {tuple(timestep.shape)}")
+            timestep = timestep.item()
+        if type(timestep) is not int:                           # numpy integers, whole floats, and wrong types
+            if isinstance(timestep, bool) or not isinstance(timestep, numbers.Real):
+                raise TypeError(f"`timestep` must be an integer (or a one-element tensor), got {timestep!r}")
+            if not math.isfinite(timestep) or timestep != int(timestep):
+                raise ValueError(f"`timestep` must be an integer timestep, got {timestep}")
+            timestep = int(timestep)
+        i = self._index.get(timestep)
+        if i is None:
+            shown = ", ".join(map(str, self._ts[:6])) + (", ..." if len(self._ts) > 6 else "")
+            raise ValueError(f"timestep {timestep} is not in this scheduler's timesteps [{shown}]: "
+                             "step through `scheduler.timesteps`, as set by `set_timesteps`")
+        return i
+
+    def _clip(self, x0_hat:Tensor)->Tensor:
+        "Dynamic thresholding or clipping of x̂_0, as configured (a config without the keys does neither)."
+        c = self.config
+        if c.get("thresholding"): return dynamic_threshold(x0_hat, c.dynamic_thresholding_ratio, c.sample_max_value)
+        if c.get("clip_sample"): return x0_hat.clamp(-c.clip_sample_range, c.clip_sample_range)
+        return x0_hat
+
+    def _noise(self, model_output, generator, variance_noise):
+        "z for the step: `variance_noise` itself, or drawn from `generator` in diffusers' order."
+        if variance_noise is not None: return variance_noise
+        return randn_tensor(model_output.shape, generator, device=model_output.device, dtype=model_output.dtype)
+
+    def add_noise(self, original_samples:Tensor, noise:Tensor, timesteps)->Tensor:
+        "The forward marginal, eq. (4): √ᾱ_t x_0 + √(1-ᾱ_t) ε."
+        return q_sample(original_samples, timesteps, self.alphas_cumprod, noise=noise)
+
+    def get_velocity(self, sample:Tensor, noise:Tensor, timesteps)->Tensor:
+        "The v-prediction target √ᾱ_t ε - √(1-ᾱ_t) x_0."
+        return get_velocity(sample, noise, timesteps, self.alphas_cumprod)
+
 # %% ../nbs/02_scheduler.ipynb #214fc57a
-class DDIMScheduler(_Scheduler):
+def check_eta(eta, sigma_hat=False)->tuple:
+    "DDIM's noise options, checked: η a number >= 0 (a one-element tensor is read as its value), or σ̂ with η left at 0."
+    if isinstance(eta, str): raise TypeError(f"`eta` must be a number >= 0, got {eta!r} (for the paper's σ̂ pass `sigma_hat=True`)")
+    eta = check_number("eta", eta, low=0)
+    if check_bool("sigma_hat", sigma_hat) and eta != 0:
+        raise ValueError(f"pass `eta` or `sigma_hat=True`, not both: σ̂ sets the noise itself (got eta={eta})")
+    return eta, bool(sigma_hat)
+
+class DDIMScheduler(SchedulerMixin):
     "The DDIM sampler (Song et al. 2021), eq. (12), with diffusers' `DDIMScheduler` interface and numbers."
     def __init__(self,
                  num_train_timesteps:int=1000,      # T, steps the model was trained with
@@ -335,9 +353,7 @@ class DDIMScheduler(_Scheduler):
                  timestep_spacing:str="leading",    # 'leading', 'trailing', 'linspace' or 'quadratic'
                  rescale_betas_zero_snr:bool=False, # rescale β's so that ᾱ_T = 0
                 ):
-        cfg = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
-        _check_bool("set_alpha_to_one", set_alpha_to_one)
-        self._setup(cfg)
+        self._setup({k: v for k, v in locals().items() if k not in ("self", "__class__")})
         self.final_alpha_cumprod = torch.tensor(1.0) if set_alpha_to_one else self.alphas_cumprod[0]
 
     def _abar_prev(self, prev_t:int)->Tensor:
@@ -347,57 +363,64 @@ class DDIMScheduler(_Scheduler):
         "σ_t(1)² between any two timesteps (diffusers' helper, kept for its pinned test values)."
         return posterior_variance(self.alphas_cumprod[timestep], self._abar_prev(prev_timestep))
 
+    def _precompute(self):
+        "ᾱ_t, ᾱ_prev, σ_t(1) (eq. 16) and σ̂_t at every entry of τ, with the arithmetic `step` would do."
+        ts, nxt = torch.tensor(self._ts), torch.tensor(self._next)
+        abar_t = self.alphas_cumprod[ts]                                                      # (S,)
+        abar_prev = torch.where(nxt >= 0, self.alphas_cumprod[nxt.clamp(min=0)], self.final_alpha_cumprod)
+        sigma_1 = posterior_variance(abar_t, abar_prev) ** 0.5                                # σ_t(η = 1), (16)
+        self._steps = list(zip(abar_t.unbind(), abar_prev.unbind(), sigma_1.unbind(), sigma_hat(abar_t, abar_prev).unbind()))
+
     def step(self,
              model_output:Tensor,      # network output at (sample, timestep)
              timestep,                 # current t, an element of `self.timesteps`
              sample:Tensor,            # x_t
-             eta=0.0,                  # η ≥ 0 (0: DDIM, 1: DDPM's posterior noise), or 'sigma_hat' for σ̂
+             eta:float=0.0,            # η ≥ 0: 0 is DDIM, 1 DDPM's posterior noise
              use_clipped_model_output:bool=False, # recompute ε̂ from the clipped x̂_0
              generator=None,           # torch.Generator, or a list of one per sample, for z
              variance_noise:Tensor=None,# z itself, instead of drawing it
              return_dict:bool=True,    # SchedulerOutput (True) or a tuple
+             sigma_hat:bool=False,     # the paper's σ̂ instead of η: η = 1's mean, noise σ̂_t z, none on the last step
             ):
-        "One DDIM step from x_t to x_{t-1} (eq. 12)."
+        """One DDIM step from x_t to x_{t-1} (eq. 12).
+
+        Symbols (the paper writes α_t for our ᾱ_t): t is `timestep`, t-1 the next entry of τ (none after the last);
+        ᾱ_t and ᾱ_{t-1} the cumulative products of 1 - β there (after the last entry, ᾱ_{t-1} is 1, or ᾱ_0 if not
+        `set_alpha_to_one`); x_t is `sample`; x̂_0 (eq. 9) is `pred_original_sample` and ε̂ the predicted noise, both
+        from `model_output`; σ_t = η σ_t(1), eq. (16), where σ_t(1)² is DDPM's posterior variance β̃_t; σ̂_t =
+        √(1 - ᾱ_t/ᾱ_{t-1}); z ~ N(0, I) comes from `generator` or `variance_noise`; x_{t-1} is `prev_sample`."""
         if self.num_inference_steps is None:
             raise ValueError("call `set_timesteps(num_inference_steps)` before `step`: the scheduler does not know "
                              "which timesteps to sample on yet")
-        use_sigma_hat = isinstance(eta, str)
-        if use_sigma_hat:
-            if eta != "sigma_hat": raise ValueError(f"`eta` must be a number >= 0 or 'sigma_hat', got {eta!r}")
-        else:
-            if torch.is_tensor(eta) and eta.numel() == 1: eta = eta.item()
-            _check_number("eta", eta, low=0)
-        self._check_step_inputs(model_output, sample, generator, variance_noise)
-        # 1. previous timestep: the next entry of τ (diffusers uses t - T//S, which is wrong for some spacings)
-        t = self._list[self._position(timestep)]
-        prev_t = self.previous_timestep(t)
-        # 2. ᾱ_t and ᾱ_{t-1}
-        abar_t, abar_prev = self.alphas_cumprod[t], self._abar_prev(prev_t)
-        # 3. x̂_0 and ε̂ from the model output, eq. (9)
+        eta, sigma_hat = check_eta(eta, sigma_hat)
+        check_step_inputs(model_output, sample, generator, variance_noise)
+        # 1. where we are in τ, and the coefficients set_timesteps computed there (the previous timestep is the next
+        #    entry of the list; diffusers uses t - T//S, which is wrong for some spacings)
+        i = self._position(timestep)
+        abar_t, abar_prev, sigma_1, s_hat = self._steps[i]
+        # 2. x̂_0 and ε̂ from the model output, eq. (9)
         x0_hat, eps_hat = predict_x0_eps(model_output, sample, abar_t, self.config.prediction_type)
-        # 4. clip or threshold x̂_0
+        # 3. clip or threshold x̂_0
         x0_hat = self._clip(x0_hat)
-        # 5. σ_t, eq. (16)
-        sigma_t = sigma_eta(abar_t, abar_prev, 1.0 if use_sigma_hat else eta)
-        if use_clipped_model_output:   # 6. ε̂ consistent with the clipped x̂_0
+        if use_clipped_model_output:   # ε̂ consistent with the clipped x̂_0
             eps_hat = (sample - abar_t ** (0.5) * x0_hat) / (1 - abar_t) ** (0.5)
-        if 1 - abar_prev - sigma_t**2 < -1e-6:
-            eta_max = ((1 - abar_prev) ** 0.5 / sigma_eta(abar_t, abar_prev, 1.0)).item()
-            raise ValueError(f"`eta`={eta} is too large at timestep {t}: σ_t² exceeds 1 - ᾱ_prev; "
-                             f"the largest allowed here is {eta_max:.4f}")
-        # 7. x_{t-1}, eq. (12)
-        x_prev = ddim_step(x0_hat, eps_hat, abar_prev, sigma_t)
-        if use_sigma_hat and prev_t >= 0:   # σ̂: DDPM's large variance; like DDPM, no noise on the final step
-            x_prev = x_prev + sigma_hat(abar_t, abar_prev) * self._noise(model_output, generator, variance_noise)
-        elif not use_sigma_hat and eta > 0:
-            x_prev = x_prev + sigma_t * self._noise(model_output, generator, variance_noise)
+        # 4. σ_t, eq. (16); σ̂ keeps η = 1 in the direction
+        sigma_t = sigma_1 if sigma_hat else eta * sigma_1 if eta else 0.0
+        if eta > 1 and 1 - abar_prev - sigma_t**2 < -1e-6:       # η ≤ 1 always fits: σ_t(1)² ≤ 1 - ᾱ_{t-1}
+            raise ValueError(f"`eta`={eta} is too large at timestep {self._ts[i]}: σ_t² exceeds 1 - ᾱ_prev; "
+                             f"the largest allowed here is {((1 - abar_prev) ** 0.5 / sigma_1).item():.4f}")
+        # 5. z, drawn only when the step adds noise (σ̂: not on the last step, as in DDPM)
+        noisy = self._next[i] >= 0 if sigma_hat else eta > 0
+        noise = self._noise(model_output, generator, variance_noise) if noisy else None
+        # 6. x_{t-1}, eq. (12)
+        x_prev = ddim_step(x0_hat, eps_hat, abar_prev, sigma_t, noise, s_hat if sigma_hat else None)
         if not return_dict: return (x_prev, x0_hat)
         return SchedulerOutput(prev_sample=x_prev, pred_original_sample=x0_hat)
 
 # %% ../nbs/02_scheduler.ipynb #66899bd9
 VARIANCE_TYPES = ("fixed_small", "fixed_large")
 
-class DDPMScheduler(_Scheduler):
+class DDPMScheduler(SchedulerMixin):
     "DDPM's ancestral sampler with diffusers' `DDPMScheduler` interface and numbers."
     def __init__(self,
                  num_train_timesteps:int=1000,
@@ -417,12 +440,11 @@ class DDPMScheduler(_Scheduler):
                  rescale_betas_zero_snr:bool=False,
                 ):
         cfg = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
-        _check_choice("variance_type", variance_type, VARIANCE_TYPES)
+        check_choice("variance_type", variance_type, VARIANCE_TYPES)
         self._setup(cfg)
         self.one = torch.tensor(1.0)
         self.variance_type = variance_type
-        self._list = list(range(num_train_timesteps - 1, -1, -1))
-        self._index = {t: i for i, t in enumerate(self._list)}
+        self._use_timesteps(np.arange(num_train_timesteps)[::-1].copy().astype(np.int64), None)   # all T steps until set
 
     def set_timesteps(self, num_inference_steps:int=None, device=None, timesteps=None):
         "Choose τ by count (`num_inference_steps`) or give it explicitly (`timesteps`, descending)."
@@ -438,11 +460,17 @@ class DDPMScheduler(_Scheduler):
         self._use_timesteps(ts.astype(np.int64), device)
         self.num_inference_steps = len(ts)
 
+    def _precompute(self):
+        "ᾱ_t and ᾱ_prev at every entry of τ (ᾱ_prev = 1 after the last)."
+        ts, nxt = torch.tensor(self._ts), torch.tensor(self._next)
+        abar_prev = torch.where(nxt >= 0, self.alphas_cumprod[nxt.clamp(min=0)], self.one)
+        self._steps = list(zip(self.alphas_cumprod[ts].unbind(), abar_prev.unbind()))
+
     def _get_variance(self, t:int)->Tensor:
         "Noise variance of the step from t: β̃_t (fixed_small) or β_t (fixed_large), on the current τ."
-        prev_t = self.previous_timestep(t)
-        abar_t = self.alphas_cumprod[t]
-        abar_prev = self.alphas_cumprod[prev_t] if prev_t >= 0 else self.one
+        return self._variance(*self._steps[self._position(t)])
+
+    def _variance(self, abar_t:Tensor, abar_prev:Tensor)->Tensor:
         beta_t = 1 - abar_t / abar_prev
         if self.config.variance_type == "fixed_large": return beta_t
         return torch.clamp((1 - abar_prev) / (1 - abar_t) * beta_t, min=1e-20)   # β̃_t
@@ -456,11 +484,9 @@ class DDPMScheduler(_Scheduler):
              variance_noise:Tensor=None,# the noise z itself, instead of drawing it
             ):
         "One step of DDPM's ancestral sampler from x_t to x_{t-1}."
-        self._check_step_inputs(model_output, sample, generator, variance_noise)
-        t = self._list[self._position(timestep)]
-        prev_t = self.previous_timestep(t)
-        abar_t = self.alphas_cumprod[t]
-        abar_prev = self.alphas_cumprod[prev_t] if prev_t >= 0 else self.one
+        check_step_inputs(model_output, sample, generator, variance_noise)
+        i = self._position(timestep)
+        abar_t, abar_prev = self._steps[i]                                   # computed when τ was set
         beta_prod_t, beta_prod_prev = 1 - abar_t, 1 - abar_prev
         alpha_t = abar_t / abar_prev
         beta_t = 1 - alpha_t
@@ -469,8 +495,45 @@ class DDPMScheduler(_Scheduler):
         x0_coeff = (abar_prev ** (0.5) * beta_t) / beta_prod_t              # posterior mean μ̃(x_t, x̂_0), Ho et al. eq. (7)
         xt_coeff = alpha_t ** (0.5) * beta_prod_prev / beta_prod_t
         x_prev = x0_coeff * x0_hat + xt_coeff * sample
-        if prev_t >= 0:                                                      # no noise on the final step
+        if self._next[i] >= 0:                                               # no noise on the final step
             noise = self._noise(model_output, generator, variance_noise)
-            x_prev = x_prev + (self._get_variance(t) ** 0.5) * noise
+            x_prev = x_prev + (self._variance(abar_t, abar_prev) ** 0.5) * noise
         if not return_dict: return (x_prev, x0_hat)
         return SchedulerOutput(prev_sample=x_prev, pred_original_sample=x0_hat)
+
+# %% ../nbs/02_scheduler.ipynb #96b9093d
+def sample_loop(x:Tensor,       # the start: x_T to sample (or x_0 to encode, with an inverse scheduler)
+                scheduler,      # any scheduler with diffusers' interface, its timesteps already set
+                network,        # network(x_t, t).sample: what the scheduler's `prediction_type` says (ε̂ by default)
+                generator=None, # torch.Generator, or a list of one per sample, for the steps' noise
+                callback=None,  # callback(step_index, t, x_next, x0_hat) after every step
+                progress=None,  # wraps the timesteps, e.g. a tqdm progress bar (None: no bar)
+                **step_kwargs,  # passed to every `scheduler.step`, e.g. eta=0.5
+               )->Tensor:       # the last sample
+    "Walk `x` through `scheduler.timesteps`: one network call and one scheduler step each."
+    if generator is not None: step_kwargs["generator"] = generator
+    timesteps = scheduler.timesteps if progress is None else progress(scheduler.timesteps)
+    for i, t in enumerate(timesteps):
+        out = scheduler.step(network(scheduler.scale_model_input(x, t), t).sample, t, x, **step_kwargs)
+        if callback is not None: callback(i, t, out.prev_sample, out.pred_original_sample)
+        x = out.prev_sample
+    return x
+
+def step_kwargs(scheduler,                     # the scheduler that will step
+                eta:float=0.0,                 # DDIM's η
+                sigma_hat:bool=False,          # DDIM's σ̂ instead of η
+                use_clipped_model_output=None, # DDIM's ε̂ from the clipped x̂_0 (None: the scheduler's default)
+               )->dict:                        # keyword arguments for `scheduler.step`
+    "DDIM's noise options, checked, as arguments of `scheduler.step`; a clear error if set for a scheduler without them."
+    import inspect
+    takes = inspect.signature(scheduler.step).parameters
+    if "eta" not in takes:
+        if (not isinstance(eta, numbers.Real) or eta != 0) or sigma_hat or use_clipped_model_output:
+            raise ValueError(f"`eta`, `sigma_hat` and `use_clipped_model_output` are DDIM's options: "
+                             f"{type(scheduler).__name__}.step takes none of them (leave them at their defaults)")
+        return {}
+    eta, sigma_hat = check_eta(eta, sigma_hat)                # before the loop starts, not at its first step
+    kw = {"eta": eta}
+    if sigma_hat: kw["sigma_hat"] = sigma_hat                  # only when asked: diffusers' DDIMScheduler has no σ̂
+    if use_clipped_model_output is not None: kw["use_clipped_model_output"] = use_clipped_model_output
+    return kw

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import torch
 from torch import Tensor
+from .checks import check_int, check_choice
 
 # %% auto #0
 __all__ = ['BETA_SCHEDULES', 'betas_for_alpha_bar', 'make_betas', 'alphas_cumprod', 'snr', 'rescale_zero_terminal_snr']
@@ -25,24 +26,6 @@ def betas_for_alpha_bar(num_train_timesteps:int, # T, the number of diffusion st
     return torch.tensor([min(1 - abar_fn((i + 1) / T) / abar_fn(i / T), max_beta) for i in range(T)],
                         dtype=torch.float32)
 
-# %% ../nbs/00_schedules.ipynb #4a40b1ec
-def _check_int(name, value, low=None, high=None):
-    "Raise a clear error unless `value` is an integer (not a bool) within [low, high]."
-    import numbers
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"`{name}` must be an integer, got {value!r} ({type(value).__name__})")
-    if (low is not None and value < low) or (high is not None and value > high):
-        rng = f">= {low}" if high is None else f"between {low} and {high}"
-        raise ValueError(f"`{name}` must be {rng}, got {value}")
-    return int(value)
-
-# %% ../nbs/00_schedules.ipynb #57d8b01d
-def _check_choice(name, value, allowed):
-    "Raise a clear error unless `value` is one of `allowed`."
-    if value not in allowed:
-        raise ValueError(f"Unknown `{name}` {value!r}: allowed values are " + ", ".join(repr(a) for a in allowed))
-    return value
-
 # %% ../nbs/00_schedules.ipynb #52a75e0e
 def make_betas(num_train_timesteps:int=1000,   # T, the number of diffusion steps
                beta_start:float=0.0001,        # first β (linear and scaled_linear)
@@ -51,7 +34,7 @@ def make_betas(num_train_timesteps:int=1000,   # T, the number of diffusion step
                trained_betas=None,             # explicit β's (length T, each in (0, 1)); overrides `beta_schedule`
               )->Tensor:                       # β_1..β_T, float32, shape (T,)
     "The β schedule named by `beta_schedule` (or `trained_betas`), with diffusers' arithmetic."
-    T = _check_int("num_train_timesteps", num_train_timesteps, low=1)
+    T = check_int("num_train_timesteps", num_train_timesteps, low=1)
     if trained_betas is not None:
         try: betas = torch.as_tensor(trained_betas, dtype=torch.float64).flatten()
         except (TypeError, ValueError, RuntimeError) as e:
@@ -64,7 +47,7 @@ def make_betas(num_train_timesteps:int=1000,   # T, the number of diffusion step
             i = int(bad.nonzero()[0, 0])
             raise ValueError(f"`trained_betas` must lie in the open interval (0, 1); value {i} is {betas[i].item()}")
         return betas.to(torch.float32)
-    _check_choice("beta_schedule", beta_schedule, BETA_SCHEDULES)
+    check_choice("beta_schedule", beta_schedule, BETA_SCHEDULES)
     if beta_schedule == "squaredcos_cap_v2": return betas_for_alpha_bar(T)
     for name, b in (("beta_start", beta_start), ("beta_end", beta_end)):
         if isinstance(b, bool) or not isinstance(b, (int, float)) or not 0 < b < 1:

@@ -8,9 +8,9 @@ import math
 import numpy as np
 import torch
 from torch import Tensor
-from .schedules import _check_int, _check_choice
-from .scheduler import (_Scheduler, SchedulerConfig, SchedulerOutput, dynamic_threshold, make_timesteps,
-                               PREDICTION_TYPES, TIMESTEP_SPACINGS, ABAR_FLOOR, _check_bool)
+from .checks import check_int, check_choice, check_bool
+from .scheduler import (SchedulerMixin, SchedulerOutput, check_step_inputs, dynamic_threshold, make_timesteps,
+                               PREDICTION_TYPES, TIMESTEP_SPACINGS, ABAR_FLOOR)
 
 # %% auto #0
 __all__ = ['ALGORITHM_TYPES', 'SOLVER_TYPES', 'FINAL_SIGMAS_TYPES', 'alpha_sigma', 'half_log_snr', 'convert_model_output',
@@ -40,14 +40,14 @@ def convert_model_output(model_output:Tensor,          # network output at (samp
                         )->tuple:                      # (the term the solver integrates, x̂_0)
     "The network output as the solver needs it — x̂_0 (eq. 9) or ε̂ — with diffusers' arithmetic, plus x̂_0 for previews."
     alpha_t, sigma_t = alpha_sigma(sigma_bar)
-    _check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
+    check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
     if algorithm_type == "dpmsolver++":
         if prediction_type == "epsilon": x0_hat = (sample - sigma_t * model_output) / alpha_t   # (9)
         elif prediction_type == "sample": x0_hat = model_output
         else: x0_hat = alpha_t * sample - sigma_t * model_output                             # v-prediction
         if threshold is not None: x0_hat = threshold(x0_hat)
         return x0_hat, x0_hat
-    _check_choice("algorithm_type", algorithm_type, ALGORITHM_TYPES)
+    check_choice("algorithm_type", algorithm_type, ALGORITHM_TYPES)
     if prediction_type == "epsilon": eps_hat = model_output
     elif prediction_type == "sample": eps_hat = (sample - alpha_t * model_output) / sigma_t
     else: eps_hat = alpha_t * model_output + sigma_t * sample
@@ -114,12 +114,12 @@ def solver_timesteps(num_inference_steps:int,       # S, network calls
                      steps_offset:int=0,            # added to `leading` timesteps
                     )->np.ndarray:                  # S timesteps, descending, int64; none of them 0 unless S = T
     "τ for a solver that ends at σ̄ = 0: DDIM's list for S+1 steps without its final t = 0 (`trailing`: DDIM's list for S)."
-    T = _check_int("num_train_timesteps", num_train_timesteps, low=1)
-    _check_choice("timestep_spacing", timestep_spacing, TIMESTEP_SPACINGS)
+    T = check_int("num_train_timesteps", num_train_timesteps, low=1)
+    check_choice("timestep_spacing", timestep_spacing, TIMESTEP_SPACINGS)
     if timestep_spacing == "trailing": return make_timesteps(num_inference_steps, T, "trailing")
-    S = _check_int("num_inference_steps", num_inference_steps, low=1, high=T - 1)   # S+1 points must fit in [0, T)
+    S = check_int("num_inference_steps", num_inference_steps, low=1, high=T - 1)   # S+1 points must fit in [0, T)
     ts = make_timesteps(S + 1, T, timestep_spacing)[:-1].copy()
-    if timestep_spacing == "leading": ts += _check_int("steps_offset", steps_offset, low=0)   # as diffusers: after the drop
+    if timestep_spacing == "leading": ts += check_int("steps_offset", steps_offset, low=0)   # as diffusers: after the drop
     if ts[0] >= T:
         raise ValueError(f"`steps_offset`={steps_offset} pushes the first timestep to {ts[0]}, outside [0, {T - 1}]: "
                          f"use steps_offset <= {T - 1 - (ts[0] - steps_offset)} for {S} steps")
@@ -131,7 +131,7 @@ _UNSUPPORTED = dict(use_karras_sigmas=False, use_exponential_sigmas=False, use_b
                     use_dynamic_shifting=False, time_shift_type="exponential")   # diffusers' options we refuse unless default
 
 # %% ../nbs/11_beyond.ipynb #e5f2aa91
-class DPMSolverMultistepScheduler(_Scheduler):
+class DPMSolverMultistepScheduler(SchedulerMixin):
     "DPM-Solver++(2M) and its relatives (Lu et al. 2022): a multistep ODE solver with diffusers' interface and numbers."
     _compatibles = ["DDIMScheduler", "DDPMScheduler", "DPMSolverMultistepScheduler"]
     def __init__(self,
@@ -165,11 +165,11 @@ class DPMSolverMultistepScheduler(_Scheduler):
                  time_shift_type:str="exponential",
                 ):
         cfg = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
-        _check_int("solver_order", solver_order, low=1, high=2)
-        _check_choice("algorithm_type", algorithm_type, ALGORITHM_TYPES)
-        _check_choice("solver_type", solver_type, SOLVER_TYPES)
-        _check_choice("final_sigmas_type", final_sigmas_type, FINAL_SIGMAS_TYPES)
-        for k in ("lower_order_final", "euler_at_final"): _check_bool(k, cfg[k])
+        check_int("solver_order", solver_order, low=1, high=2)
+        check_choice("algorithm_type", algorithm_type, ALGORITHM_TYPES)
+        check_choice("solver_type", solver_type, SOLVER_TYPES)
+        check_choice("final_sigmas_type", final_sigmas_type, FINAL_SIGMAS_TYPES)
+        for k in ("lower_order_final", "euler_at_final"): check_bool(k, cfg[k])
         for k, default in _UNSUPPORTED.items():
             v = cfg[k]
             same = v is None if default is None else isinstance(v, (bool, np.bool_)) == isinstance(default, bool) and v == default
@@ -179,9 +179,7 @@ class DPMSolverMultistepScheduler(_Scheduler):
         if algorithm_type == "dpmsolver" and final_sigmas_type == "zero":
             raise ValueError("`final_sigmas_type`='zero' needs `algorithm_type`='dpmsolver++': the ε-form step to σ̄ = 0 "
                              "computes 0·∞. Use final_sigmas_type='sigma_min' with 'dpmsolver' (as diffusers requires)")
-        full = {**cfg, "clip_sample": False, "clip_sample_range": 1.0}       # what the shared checks expect
-        self._setup(full)
-        object.__setattr__(self, "config", SchedulerConfig({k: full[k] for k in cfg}))
+        self._setup(cfg)
         if rescale_betas_zero_snr:                                           # ᾱ_T = 0 would make σ̄_T infinite
             self.alphas_cumprod = self.alphas_cumprod.clone()
             self.alphas_cumprod[-1] = ABAR_FLOOR                             # as diffusers: 2⁻²⁴
@@ -237,18 +235,18 @@ class DPMSolverMultistepScheduler(_Scheduler):
         if self.num_inference_steps is None:
             raise ValueError("call `set_timesteps(num_inference_steps)` before `step`: the scheduler does not know "
                              "which timesteps to sample on yet")
-        self._check_step_inputs(model_output, sample, generator, variance_noise)
+        check_step_inputs(model_output, sample, generator, variance_noise)
         i, c = self._position(timestep), self.config
         # 1. where we are: a new walk (first entry, or none taken yet), or the entry after the last one
         if i == 0 or self._last is None: self.model_outputs, self.lower_order_nums = [None] * c.solver_order, 0
         elif i != self._last + 1:
-            raise ValueError(f"steps must follow `timesteps` in order: after timestep {self._list[self._last]} comes "
-                             f"{self._list[self._last + 1] if self._last + 1 < len(self._list) else 'none (the walk is over)'}, "
-                             f"got {self._list[i]}; call `set_timesteps` to start a new walk")
+            raise ValueError(f"steps must follow `timesteps` in order: after timestep {self._ts[self._last]} comes "
+                             f"{self._ts[self._last + 1] if self._last + 1 < len(self._ts) else 'none (the walk is over)'}, "
+                             f"got {self._ts[i]}; call `set_timesteps` to start a new walk")
         elif self.model_outputs[-1] is not None and self.model_outputs[-1].shape != sample.shape:
             raise ValueError(f"`sample` has shape {tuple(sample.shape)} but the previous step's had "
                              f"{tuple(self.model_outputs[-1].shape)}: call `set_timesteps` to start a new walk")
-        S = len(self._list)
+        S = len(self._ts)
         final_first_order = i == S - 1 and (c.euler_at_final or (c.lower_order_final and S < 15)
                                             or c.final_sigmas_type == "zero")
         # 2. the model term at t: x̂_0 (eq. 9) or ε̂; remember it for the next step

@@ -9,14 +9,14 @@ from dataclasses import dataclass, asdict
 from pathlib import Path
 import torch
 from torch import nn, Tensor
-from .schedules import _check_int, _check_choice
+from .checks import check_int, check_choice, check_number
+from .folders import read_weights, unwrap_model
 from .forward import q_sample
-from .scheduler import DDIMScheduler, PREDICTION_TYPES, get_velocity, _check_number
+from .scheduler import DDIMScheduler, PREDICTION_TYPES, get_velocity
 
 # %% auto #0
 __all__ = ['CHECKPOINT_DIR', 'PRESETS', 'diffusion_loss', 'EMA', 'save_checkpoint', 'load_checkpoint', 'TrainConfig',
-           'init_distributed', 'TrainResult', 'train', 'save_model_folder', 'build_model', 'preset', 'pretrained_dir',
-           'available_pretrained', 'pretrained_path']
+           'init_distributed', 'TrainResult', 'train', 'build_model', 'preset']
 
 # %% ../nbs/05_training.ipynb #8bede172
 def diffusion_loss(model,                      # any network with the contract model(x_t, t).sample
@@ -26,7 +26,7 @@ def diffusion_loss(model,                      # any network with the contract m
                    generator=None,             # torch.Generator for t and ε
                   )->Tensor:                   # scalar loss
     "One-sample estimate of the DDPM objective L_γ with γ = 1 (eq. 5), for ε, x_0 or v targets."
-    _check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
+    check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
     B = x0.shape[0]
     gen_device = generator.device if generator is not None else x0.device
     t = torch.randint(0, len(abar), (B,), generator=generator, device=gen_device).to(x0.device)      # t ~ U{0..T-1}
@@ -41,7 +41,7 @@ def diffusion_loss(model,                      # any network with the contract m
 class EMA:
     "Exponential moving average of a model's parameters, kept in a copy of the model (`.model`)."
     def __init__(self, model:nn.Module, decay:float=0.999):
-        _check_number("decay", decay, low=0, high=1)
+        check_number("decay", decay, low=0, high=1)
         self.decay, self.model = decay, copy.deepcopy(model).eval().requires_grad_(False)
 
     @torch.no_grad()
@@ -77,7 +77,7 @@ def save_checkpoint(out_dir,          # training folder; the checkpoint goes to 
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     final, tmp, old = out_dir / CHECKPOINT_DIR, out_dir / (CHECKPOINT_DIR + ".tmp"), out_dir / (CHECKPOINT_DIR + ".old")
     shutil.rmtree(tmp, ignore_errors=True)
-    _unwrap(model).save_pretrained(tmp / "model")
+    unwrap_model(model).save_pretrained(tmp / "model")
     ema.model.save_pretrained(tmp / "ema")
     tensors, rest = _optimizer_to_files(optimizer)
     save_file(tensors, str(tmp / "optimizer.safetensors"))
@@ -89,16 +89,10 @@ def save_checkpoint(out_dir,          # training folder; the checkpoint goes to 
     shutil.rmtree(old, ignore_errors=True)
     return final
 
-def _unwrap(model):
-    "The model inside DDP and/or torch.compile wrappers."
-    while hasattr(model, "module") or hasattr(model, "_orig_mod"): model = getattr(model, "module", None) or model._orig_mod
-    return model
-
 # %% ../nbs/05_training.ipynb #f01f6857
 def load_checkpoint(out_dir, model, ema:EMA, optimizer)->dict:
     "Restore model, EMA and optimizer in place from out_dir/checkpoint; returns the trainer state."
     from safetensors.torch import load_file
-    from ddim_nb.models import _read_weights
     ck = Path(out_dir) / CHECKPOINT_DIR
     if not ck.is_dir(): raise FileNotFoundError(f"no checkpoint to resume from: {ck} does not exist")
     try:
@@ -107,9 +101,9 @@ def load_checkpoint(out_dir, model, ema:EMA, optimizer)->dict:
         opt_tensors = load_file(str(ck / "optimizer.safetensors"))
     except FileNotFoundError as e: raise FileNotFoundError(f"incomplete checkpoint {ck}: {e.filename} is missing") from None
     except Exception as e: raise ValueError(f"corrupted checkpoint {ck}: {e}") from None
-    m = _unwrap(model)
-    m.load_state_dict(_read_weights(ck / "model", m))
-    ema.model.load_state_dict(_read_weights(ck / "ema", ema.model))
+    m = unwrap_model(model)
+    m.load_state_dict(read_weights(ck / "model", m))
+    ema.model.load_state_dict(read_weights(ck / "ema", ema.model))
     optimizer.load_state_dict(_optimizer_from_files(opt_tensors, rest))
     return state
 
@@ -133,12 +127,12 @@ class TrainConfig:
     compile:bool=False              # torch.compile the model
 
     def __post_init__(self):
-        for k in ("steps", "batch_size", "num_train_timesteps"): _check_int(k, getattr(self, k), low=1)
-        for k in ("warmup_steps", "checkpoint_every", "seed"): _check_int(k, getattr(self, k), low=0)
-        _check_number("lr", self.lr, low=0, low_open=True)
-        for k in ("weight_decay", "grad_clip"): _check_number(k, getattr(self, k), low=0)
-        _check_number("ema_decay", self.ema_decay, low=0, high=1)
-        _check_choice("prediction_type", self.prediction_type, PREDICTION_TYPES)
+        for k in ("steps", "batch_size", "num_train_timesteps"): check_int(k, getattr(self, k), low=1)
+        for k in ("warmup_steps", "checkpoint_every", "seed"): check_int(k, getattr(self, k), low=0)
+        check_number("lr", self.lr, low=0, low_open=True)
+        for k in ("weight_decay", "grad_clip"): check_number(k, getattr(self, k), low=0)
+        check_number("ema_decay", self.ema_decay, low=0, high=1)
+        check_choice("prediction_type", self.prediction_type, PREDICTION_TYPES)
 
     def scheduler(self)->DDIMScheduler:
         "The noise schedule the model is trained on, as the scheduler it will be sampled with."
@@ -229,24 +223,6 @@ def train(model:nn.Module,         # network with the contract model(x_t, t).sam
     if out_dir is not None and rank == 0: save()
     return TrainResult(model.eval(), ema.model, losses, sched, time.time() - t0)
 
-# %% ../nbs/05_training.ipynb #5bb94d1e
-def save_model_folder(folder,                 # created if needed
-                      unet:nn.Module,         # one of our models (UNet2DModel, MLPDenoiser)
-                      scheduler:DDIMScheduler,# the schedule it was trained with
-                     )->Path:
-    "Write `model_index.json`, `unet/` and `scheduler/` (diffusers' pipeline layout)."
-    from ddim_nb.scheduler import DIFFUSERS_FORMAT_VERSION
-    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
-    _unwrap(unet).save_pretrained(folder / "unet")
-    scheduler.save_pretrained(folder / "scheduler")
-    net = _unwrap(unet)
-    index = {"_class_name": "DDIMPipeline", "_diffusers_version": DIFFUSERS_FORMAT_VERSION,
-             "scheduler": ["ddim_nb", type(scheduler).__name__],
-             "unet": [type(net).__module__.split(".")[0], type(net).__name__]}      # 'ddim_nb' or 'diffusers'
-
-    (folder / "model_index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
-    return folder
-
 # %% ../nbs/05_training.ipynb #d43b8839
 PRESETS = {
     "digits": dict(dataset="digits",
@@ -274,23 +250,5 @@ def build_model(spec:dict)->nn.Module:
 # %% ../nbs/05_training.ipynb #89aa1318
 def preset(name:str)->dict:
     "The preset called `name`: {'dataset', 'model', 'config'} (copies, safe to modify)."
-    _check_choice("preset", name, tuple(PRESETS))
+    check_choice("preset", name, tuple(PRESETS))
     return copy.deepcopy(PRESETS[name])
-
-# %% ../nbs/05_training.ipynb #a4337b7b
-def pretrained_dir()->Path:
-    "The folder inside the installed package that holds the shipped models."
-    import importlib.util
-    return Path(importlib.util.find_spec("ddim_nb").origin).parent / "pretrained"
-
-def available_pretrained()->list:
-    "Names of the shipped models (and of the digit classifier the metrics use)."
-    d = pretrained_dir()
-    return sorted(p.name for p in d.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))) if d.is_dir() else []
-
-def pretrained_path(name:str)->Path:
-    "The folder of the shipped model `name`; a clear error lists the names that exist."
-    names = available_pretrained()
-    if name not in names:
-        raise ValueError(f"no shipped model called {name!r}: available are " + (", ".join(repr(n) for n in names) or "none"))
-    return pretrained_dir() / name

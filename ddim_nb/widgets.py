@@ -6,7 +6,7 @@
 from __future__ import annotations
 import io, numbers
 from contextlib import contextmanager
-from fastcore.basics import patch
+from .checks import check_int, check_choice
 
 # %% auto #0
 __all__ = ['MODEL_NAMES', 'STEP_CHOICES', 'MAX_SEED', 'LAMBDA_GRID', 'SOURCES', 'TrajectoryExplorer', 'EtaExplorer',
@@ -16,13 +16,6 @@ __all__ = ['MODEL_NAMES', 'STEP_CHOICES', 'MAX_SEED', 'LAMBDA_GRID', 'SOURCES', 
 MODEL_NAMES = ("swissroll", "digits")   # shipped models the explorers load by name
 STEP_CHOICES = (5, 10, 20, 50)          # the values of S on the sliders
 MAX_SEED = 2**31 - 1                    # largest seed in the seed boxes
-
-# %% ../nbs/08_widgets.ipynb #86c6532a
-def _check_choice(name:str, value, allowed:tuple):
-    "Raise a ValueError naming `name` and the allowed values unless `value` is one of them; returns `value`."
-    if isinstance(value, bool) or value not in allowed:
-        raise ValueError(f"`{name}` must be one of {', '.join(map(repr, allowed))}; got {value!r}")
-    return value
 
 # %% ../nbs/08_widgets.ipynb #7efe42ae
 def _load_pipeline(model, kind:str="any"):
@@ -35,7 +28,7 @@ def _load_pipeline(model, kind:str="any"):
     else: raise TypeError(f"`model` must be 'swissroll', 'digits' or a DDIMPipeline; got {type(model).__name__}")
     quiet = DDIMPipeline(pipe.unet, pipe.scheduler)          # same network, our own progress-bar setting
     quiet.set_progress_bar_config(disable=True)
-    if kind == "images" and len(quiet._sample_shape(1)) == 2:
+    if kind == "images" and len(quiet.sample_shape(1)) == 2:
         raise ValueError("`model` must be an image model ('digits' or an image DDIMPipeline); this one samples 2-D points "
                          "(use TrajectoryExplorer for those)")
     return quiet
@@ -128,7 +121,7 @@ class _Explorer:
                  )->str:               # HTML + JavaScript: frames, a slider and a player, no kernel needed
         "The explorer as matplotlib's `FuncAnimation(...).to_jshtml()`: the picture for each value of one control."
         from matplotlib.animation import FuncAnimation
-        control = self._sweep if control is None else _check_choice("control", control, tuple(self._names))
+        control = self._sweep if control is None else check_choice("control", control, tuple(self._names))
         values = list(self._sweep_values() if values is None else values)
         if not values: raise ValueError("`values` is empty: give at least one value of the control to animate")
         base, fig = self.state, self._figure(dpi)
@@ -139,6 +132,59 @@ class _Explorer:
         return anim.to_jshtml(default_mode=self._mode)
 
 # %% ../nbs/08_widgets.ipynb #01f2dfb9
+def _run_trajectories(pipe, n:int, num_inference_steps:int, seed:int)->dict:
+    "Sample `n` once per η from one x_T, recording every state through the pipeline's callback."
+    import torch
+    from ddim_nb.forward import randn_tensor
+    g = torch.Generator().manual_seed(seed)
+    x_T = randn_tensor(pipe.sample_shape(n), g)                       # as the pipeline draws it
+    out = {}
+    for eta in (0.0, 1.0):
+        xs, x0s = [x_T], []
+        def cb(i, t, x_prev, x0_hat): xs.append(x_prev); x0s.append(x0_hat)
+        pipe(n, generator=g if eta else None, eta=eta, num_inference_steps=num_inference_steps,
+             output_type="pt", latents=x_T, callback=cb)
+        x0s.append(xs[-1])                                             # after the last step, x̂_0 is x_0 itself
+        out[eta] = (torch.stack(xs).numpy(), torch.stack(x0s).numpy())   # (S+1, n, ...) each
+    out["timesteps"] = pipe.scheduler.timesteps.tolist()
+    return out
+
+# %% ../nbs/08_widgets.ipynb #124d0357
+def _draw_trajectories(fig,             # a matplotlib Figure to paint
+                       tr:dict,         # what `_run_trajectories` returns
+                       k:int,           # the frame: the state after k steps
+                       points:bool,     # 2-D points (scatter) or images (mosaics)
+                       reference=None,  # 2-D: data points drawn faintly behind the particles
+                       trails:int=0,    # 2-D: how many particles draw their path
+                      ):
+    "Paint frame k: two scatter panels (points) or two x_t / x̂_0 mosaics (images), η = 0 left, η = 1 right."
+    import numpy as np
+    S = len(tr["timesteps"])
+    where = f"t = {tr['timesteps'][k]}" if k < S else "$x_0$"
+    axes = fig.subplots(1, 2)
+    for ax, eta in zip(axes, (0.0, 1.0)):
+        xs, x0s = tr[eta]
+        ax.set_title(f"η = {eta:g} " + ("(DDIM: the ODE)" if eta == 0 else "(DDPM-like noise)"), fontsize=9)
+        ax.set_xticks([]); ax.set_yticks([])
+        if points:
+            from matplotlib.collections import LineCollection
+            angle = np.arctan2(xs[0, :, 1], xs[0, :, 0])                          # colour: direction of x_T
+            if reference is not None: ax.scatter(*reference.T, s=2, c="0.85", lw=0)
+            if k > 0 and trails:
+                paths = xs[:k + 1, :trails].transpose(1, 0, 2)                    # (trails, k+1, 2)
+                ax.add_collection(LineCollection(paths, colors="0.2", linewidths=0.7, alpha=0.7))
+            ax.scatter(xs[k, :, 0], xs[k, :, 1], c=angle, cmap="twilight", vmin=-np.pi, vmax=np.pi, s=5, lw=0)
+            ax.set(xlim=(-3.5, 3.5), ylim=(-3.5, 3.5), aspect="equal")
+        else:
+            m = _mosaic(np.stack([xs[k], x0s[k]]))                                # rows: x_t, x̂_0
+            ax.imshow(m, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            H = xs.shape[-2]
+            ax.set_yticks([H / 2 - 0.5, 1.5 * H + 0.5], ["$x_t$", r"$\hat x_0$"])
+            ax.set_facecolor("white")
+    fig.suptitle(f"step {k}/{S}, {where}", fontsize=10)
+    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.03, top=0.84, wspace=0.1)
+
+# %% ../nbs/08_widgets.ipynb #a7a9dbfd
 class TrajectoryExplorer(_Explorer):
     "Noise → data step by step, η = 0 (left) beside η = 1 (right): particles for 2-D models, x_t and x̂_0 for images."
     _sweep, _mode = "step", "once"
@@ -150,13 +196,12 @@ class TrajectoryExplorer(_Explorer):
                  trails:int=8,                  # 2-D: how many particles draw their path
                 ):
         import ipywidgets as W
-        from ddim_nb.schedules import _check_int
         self.pipe = _load_pipeline(model)
-        self.points = len(self.pipe._sample_shape(1)) == 2
-        self.n = _check_int("n", (400 if self.points else 4) if n is None else n, low=1, high=2000 if self.points else 16)
-        S = int(_check_choice("num_inference_steps", num_inference_steps, STEP_CHOICES))
-        seed = _check_int("seed", seed, low=0, high=MAX_SEED)
-        self.trails = _check_int("trails", trails, low=0)
+        self.points = len(self.pipe.sample_shape(1)) == 2
+        self.n = check_int("n", (400 if self.points else 4) if n is None else n, low=1, high=2000 if self.points else 16)
+        S = int(check_choice("num_inference_steps", num_inference_steps, STEP_CHOICES))
+        seed = check_int("seed", seed, low=0, high=MAX_SEED)
+        self.trails = check_int("trails", trails, low=0)
         self.reference = None
         if model == "swissroll":                                     # the data, faint, behind the particles
             import torch
@@ -181,69 +226,55 @@ class TrajectoryExplorer(_Explorer):
 
     def _sweep_values(self): return range(self.num_inference_steps.value + 1)
 
-# %% ../nbs/08_widgets.ipynb #124d0357
-def _run_trajectories(self:TrajectoryExplorer, num_inference_steps:int, seed:int)->dict:
-    "Sample once per η from one x_T, recording every state through the pipeline's callback."
-    import torch
-    from ddim_nb.forward import randn_tensor
-    g = torch.Generator().manual_seed(seed)
-    x_T = randn_tensor(self.pipe._sample_shape(self.n), g)            # as the pipeline draws it
-    out = {}
-    for eta in (0.0, 1.0):
-        xs, x0s = [x_T], []
-        def cb(i, t, x_prev, x0_hat): xs.append(x_prev); x0s.append(x0_hat)
-        self.pipe(self.n, generator=g if eta else None, eta=eta, num_inference_steps=num_inference_steps,
-                  output_type="pt", latents=x_T, callback=cb)
-        x0s.append(xs[-1])                                             # after the last step, x̂_0 is x_0 itself
-        out[eta] = (torch.stack(xs).numpy(), torch.stack(x0s).numpy())   # (S+1, n, ...) each
-    out["timesteps"] = self.pipe.scheduler.timesteps.tolist()
-    return out
+    def trajectories(self, num_inference_steps:int, seed:int)->dict:
+        "{η: (x, x̂_0), each (S+1, n, ...), for η in (0, 1)} and 'timesteps'; frame k is the state after k steps (cached)."
+        key = (int(num_inference_steps), int(seed))
+        if key not in self._cache:
+            with _torch_threads(self.num_threads): self._cache[key] = _run_trajectories(self.pipe, self.n, *key)
+        return self._cache[key]
 
-@patch
-def trajectories(self:TrajectoryExplorer, num_inference_steps:int, seed:int)->dict:
-    "{η: (x, x̂_0), each (S+1, n, ...), for η in (0, 1)} and 'timesteps'; frame k is the state after k steps (cached)."
-    key = (int(num_inference_steps), int(seed))
-    if key not in self._cache:
-        with _torch_threads(self.num_threads): self._cache[key] = _run_trajectories(self, *key)
-    return self._cache[key]
+    def _draw(self, fig, state:dict):
+        S = state["num_inference_steps"]
+        _draw_trajectories(fig, self.trajectories(S, state["seed"]), min(int(state["step"]), S), self.points,
+                           self.reference, self.trails)
 
-# %% ../nbs/08_widgets.ipynb #a7a9dbfd
-@patch
-def _draw(self:TrajectoryExplorer, fig, state:dict):
-    "Paint frame `state['step']`: two scatter panels (points) or two x_t / x̂_0 mosaics (images)."
-    import numpy as np
-    S = state["num_inference_steps"]
-    tr = self.trajectories(S, state["seed"])
-    k = min(int(state["step"]), S)
-    where = f"t = {tr['timesteps'][k]}" if k < S else "$x_0$"
-    axes = fig.subplots(1, 2)
-    for ax, eta in zip(axes, (0.0, 1.0)):
-        xs, x0s = tr[eta]
-        ax.set_title(f"η = {eta:g} " + ("(DDIM: the ODE)" if eta == 0 else "(DDPM-like noise)"), fontsize=9)
-        ax.set_xticks([]); ax.set_yticks([])
-        if self.points:
-            from matplotlib.collections import LineCollection
-            angle = np.arctan2(xs[0, :, 1], xs[0, :, 0])                          # colour: direction of x_T
-            if self.reference is not None: ax.scatter(*self.reference.T, s=2, c="0.85", lw=0)
-            if k > 0 and self.trails:
-                paths = xs[:k + 1, :self.trails].transpose(1, 0, 2)               # (trails, k+1, 2)
-                ax.add_collection(LineCollection(paths, colors="0.2", linewidths=0.7, alpha=0.7))
-            ax.scatter(xs[k, :, 0], xs[k, :, 1], c=angle, cmap="twilight", vmin=-np.pi, vmax=np.pi, s=5, lw=0)
-            ax.set(xlim=(-3.5, 3.5), ylim=(-3.5, 3.5), aspect="equal")
-        else:
-            m = _mosaic(np.stack([xs[k], x0s[k]]))                                # rows: x_t, x̂_0
-            ax.imshow(m, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-            H = xs.shape[-2]
-            ax.set_yticks([H / 2 - 0.5, 1.5 * H + 0.5], ["$x_t$", r"$\hat x_0$"])
-            ax.set_facecolor("white")
-    fig.suptitle(f"step {k}/{S}, {where}", fontsize=10)
-    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.03, top=0.84, wspace=0.1)
-
-@patch
-def _readout(self:TrajectoryExplorer, state:dict)->str:
-    return f"step {state['step']} of S = {state['num_inference_steps']}: left η = 0, right η = 1, same x_T (seed {state['seed']})"
+    def _readout(self, state:dict)->str:
+        return f"step {state['step']} of S = {state['num_inference_steps']}: left η = 0, right η = 1, same x_T (seed {state['seed']})"
 
 # %% ../nbs/08_widgets.ipynb #5ddc1007
+def _run_eta(pipe, classifier, n:int, eta:float, num_inference_steps:int, seed:int)->dict:
+    "Two draws of `n` from one x_T with step-noise seeds 1 and 2, and the classifier's scores."
+    import torch
+    from ddim_nb.forward import randn_tensor
+    from ddim_nb.metrics import classifier_scores
+    x_T = randn_tensor(pipe.sample_shape(n), torch.Generator().manual_seed(seed))
+    draws = torch.stack([pipe(n, generator=torch.Generator().manual_seed(d), eta=eta, output_type="pt",
+                              num_inference_steps=num_inference_steps, latents=x_T).images * 2 - 1
+                         for d in (1, 2)])                                        # (2, n, 1, 8, 8) in [-1, 1]
+    scores = classifier_scores(classifier, draws.flatten(0, 1))
+    diff = (draws[0] - draws[1]).abs() / 2                                        # on the [0, 1] pixel scale
+    preds = scores["predictions"].reshape(2, n)                                   # (2, n)
+    return {"images": draws.numpy(), "confidence": scores["confidence"], "predictions": preds.tolist(),
+            "max_abs_diff": diff.max().item(), "mean_abs_diff": diff.mean().item(),
+            "labels_changed": (preds[0] != preds[1]).sum().item()}
+
+# %% ../nbs/08_widgets.ipynb #8859da4d
+def _draw_eta(fig, r:dict, state:dict, n:int):
+    "Two rows of draws with their predicted labels, then |draw 1 − draw 2|; `r` is what `_run_eta` returns."
+    import numpy as np
+    top, bottom = fig.subplots(2, 1, height_ratios=[2, 1])
+    top.imshow(_mosaic(r["images"]), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    for d in range(2):
+        for q, label in enumerate(r["predictions"][d]):
+            top.text(q * 9 + 7.4, d * 9 - 0.3, str(label), color="tab:orange", fontsize=6, ha="right", va="top")
+    top.set_yticks([3.5, 12.5], ["seed 1", "seed 2"]); top.set_xticks([]); top.set_facecolor("white")
+    diff = np.abs(r["images"][0] - r["images"][1])[None] - 1                      # |Δ| in [0, 2] → [-1, 1] for _mosaic
+    bottom.imshow(_mosaic(diff), cmap="magma", vmin=0, vmax=1, interpolation="nearest")
+    bottom.set_yticks([3.5], ["|Δ|"]); bottom.set_xticks([]); bottom.set_facecolor("white")
+    fig.suptitle(f"η = {state['eta']:.1f}, S = {state['num_inference_steps']}: mean |Δ| = {r['mean_abs_diff']:.3f}, "
+                 f"{r['labels_changed']}/{n} labels differ, classifier confidence {r['confidence']:.2f}", fontsize=9)
+
+# %% ../nbs/08_widgets.ipynb #814f68e2
 class EtaExplorer(_Explorer):
     "One x_T, two step-noise seeds, any η and S: identical draws at η = 0, diverging as η grows; digit-classifier confidence."
     _sweep = "eta"
@@ -256,17 +287,16 @@ class EtaExplorer(_Explorer):
                  seed:int=0,                     # the x_T shared by both draws
                 ):
         import ipywidgets as W
-        from ddim_nb.schedules import _check_int
         from ddim_nb.metrics import load_digit_classifier
         self.pipe = _load_pipeline(model, kind="images")
-        shape = tuple(self.pipe._sample_shape(1)[1:])
+        shape = tuple(self.pipe.sample_shape(1)[1:])
         if shape != (1, 8, 8):
             raise ValueError(f"`model` must sample 1×8×8 digits (e.g. 'digits'): the classifier reads 8×8 digits; got {shape}")
-        self.n = _check_int("n", n, low=1, high=32)
+        self.n = check_int("n", n, low=1, high=32)
         if isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not 0 <= eta <= 1:
             raise ValueError(f"`eta` must be a number between 0 and 1 (the slider's range); got {eta!r}")
-        S = int(_check_choice("num_inference_steps", num_inference_steps, STEP_CHOICES))
-        seed = _check_int("seed", seed, low=0, high=MAX_SEED)
+        S = int(check_choice("num_inference_steps", num_inference_steps, STEP_CHOICES))
+        seed = check_int("seed", seed, low=0, high=MAX_SEED)
         self.classifier = load_digit_classifier()
         self._cache = {}
         self._setup_widgets(dict(
@@ -283,59 +313,47 @@ class EtaExplorer(_Explorer):
         r = self.sample(**self.state)
         return {k: v for k, v in r.items() if k != "images"}
 
-# %% ../nbs/08_widgets.ipynb #8859da4d
-def _run_eta(self:EtaExplorer, eta:float, num_inference_steps:int, seed:int)->dict:
-    "Two draws from one x_T with step-noise seeds 1 and 2, and the classifier's scores."
-    import torch
-    from ddim_nb.forward import randn_tensor
-    from ddim_nb.metrics import classifier_scores
-    x_T = randn_tensor(self.pipe._sample_shape(self.n), torch.Generator().manual_seed(seed))
-    draws = torch.stack([self.pipe(self.n, generator=torch.Generator().manual_seed(d), eta=eta, output_type="pt",
-                                   num_inference_steps=num_inference_steps, latents=x_T).images * 2 - 1
-                         for d in (1, 2)])                                        # (2, n, 1, 8, 8) in [-1, 1]
-    scores = classifier_scores(self.classifier, draws.flatten(0, 1))
-    diff = (draws[0] - draws[1]).abs() / 2                                        # on the [0, 1] pixel scale
-    preds = scores["predictions"].reshape(2, self.n)                              # (2, n)
-    return {"images": draws.numpy(), "confidence": scores["confidence"], "predictions": preds.tolist(),
-            "max_abs_diff": diff.max().item(), "mean_abs_diff": diff.mean().item(),
-            "labels_changed": (preds[0] != preds[1]).sum().item()}
+    def sample(self, eta:float, num_inference_steps:int, seed:int)->dict:
+        "The two draws' 'images' (2, n, 1, 8, 8) in [-1, 1] and the numbers of `stats` for one setting (cached)."
+        key = (round(float(eta), 6), int(num_inference_steps), int(seed))
+        if key not in self._cache:
+            if len(self._cache) >= 64: self._cache.pop(next(iter(self._cache)))         # keep the cache small
+            with _torch_threads(self.num_threads): self._cache[key] = _run_eta(self.pipe, self.classifier, self.n, *key)
+        return self._cache[key]
 
-@patch
-def sample(self:EtaExplorer, eta:float, num_inference_steps:int, seed:int)->dict:
-    "The two draws' 'images' (2, n, 1, 8, 8) in [-1, 1] and the numbers of `stats` for one setting (cached)."
-    key = (round(float(eta), 6), int(num_inference_steps), int(seed))
-    if key not in self._cache:
-        if len(self._cache) >= 64: self._cache.pop(next(iter(self._cache)))         # keep the cache small
-        with _torch_threads(self.num_threads): self._cache[key] = _run_eta(self, *key)
-    return self._cache[key]
+    def _draw(self, fig, state:dict): _draw_eta(fig, self.sample(**state), state, self.n)
 
-# %% ../nbs/08_widgets.ipynb #814f68e2
-@patch
-def _draw(self:EtaExplorer, fig, state:dict):
-    "Two rows of draws with their predicted labels, then |draw 1 − draw 2|."
-    import numpy as np
-    r = self.sample(**state)
-    top, bottom = fig.subplots(2, 1, height_ratios=[2, 1])
-    top.imshow(_mosaic(r["images"]), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    for d in range(2):
-        for q, label in enumerate(r["predictions"][d]):
-            top.text(q * 9 + 7.4, d * 9 - 0.3, str(label), color="tab:orange", fontsize=6, ha="right", va="top")
-    top.set_yticks([3.5, 12.5], ["seed 1", "seed 2"]); top.set_xticks([]); top.set_facecolor("white")
-    diff = np.abs(r["images"][0] - r["images"][1])[None] - 1                      # |Δ| in [0, 2] → [-1, 1] for _mosaic
-    bottom.imshow(_mosaic(diff), cmap="magma", vmin=0, vmax=1, interpolation="nearest")
-    bottom.set_yticks([3.5], ["|Δ|"]); bottom.set_xticks([]); bottom.set_facecolor("white")
-    fig.suptitle(f"η = {state['eta']:.1f}, S = {state['num_inference_steps']}: mean |Δ| = {r['mean_abs_diff']:.3f}, "
-                 f"{r['labels_changed']}/{self.n} labels differ, classifier confidence {r['confidence']:.2f}", fontsize=9)
-
-@patch
-def _readout(self:EtaExplorer, state:dict)->str:
-    return ("mean classifier confidence <b>{confidence:.3f}</b> · |draw 1 − draw 2|: mean <b>{mean_abs_diff:.3f}</b>, "
-            "max {max_abs_diff:.3f} · labels that differ: <b>{labels_changed}</b> of {n}").format(**self.sample(**state), n=self.n)
+    def _readout(self, state:dict)->str:
+        return ("mean classifier confidence <b>{confidence:.3f}</b> · |draw 1 − draw 2|: mean <b>{mean_abs_diff:.3f}</b>, "
+                "max {max_abs_diff:.3f} · labels that differ: <b>{labels_changed}</b> of {n}").format(**self.sample(**state), n=self.n)
 
 # %% ../nbs/08_widgets.ipynb #c873ac5f
 LAMBDA_GRID = tuple(k / 20 for k in range(21))   # λ values decoded together (the slider's steps)
 SOURCES = ("seeds", "images")                    # where the endpoints come from
 
+def _draw_interpolation(fig,
+                        lam:float,    # the current λ
+                        pics:dict,    # {'slerp': [image at λ = 0, at lam, at λ = 1], 'lerp': [...]}, each (C, H, W) in [-1, 1]
+                        grid,         # the λ values of the norm curves
+                        norms:dict,   # {'slerp': ‖x_λ‖/√d over `grid`, 'lerp': ...}
+                       ):
+    "Rows slerp / lerp: λ = 0, the current λ, λ = 1; right: ‖x_λ‖/√d against λ."
+    gs = fig.add_gridspec(2, 4, width_ratios=[1, 1, 1, 2.2], wspace=0.15)
+    for r, method in enumerate(("slerp", "lerp")):
+        for c, image in enumerate(pics[method]):
+            ax = fig.add_subplot(gs[r, c])
+            ax.imshow(_mosaic(image[None, None]), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            ax.set_xticks([]); ax.set_yticks([])
+            if r == 0: ax.set_title(["A", f"λ = {lam:.2f}", "B"][c], fontsize=9)
+            if c == 0: ax.set_ylabel(method, fontsize=9)
+    ax = fig.add_subplot(gs[:, 3])
+    for method, style in (("slerp", "-"), ("lerp", "--")): ax.plot(grid, norms[method], style, label=method)
+    ax.axvline(lam, color="0.5", lw=0.8)
+    ax.set(xlabel="λ", ylim=(0, 1.3), title="‖x_λ‖ / √d")
+    ax.title.set_fontsize(9); ax.tick_params(labelsize=7); ax.legend(fontsize=7, loc="lower center")
+    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.16, top=0.86)
+
+# %% ../nbs/08_widgets.ipynb #332a3fdc
 class InterpolationExplorer(_Explorer):
     "A λ slider between two latents (two seeds, or two encoded images): slerp row above lerp row, and ‖x_λ‖/√d."
     _sweep, _mode = "lam", "reflect"
@@ -349,24 +367,22 @@ class InterpolationExplorer(_Explorer):
                  num_inference_steps:int=20,    # S for encoding and decoding, one of STEP_CHOICES
                 ):
         import ipywidgets as W
-        from ddim_nb.schedules import _check_int
-        from ddim_nb.inversion import ode_pipeline
+        from ddim_nb.inversion import ode_pipeline, check_images
         self.pipe = _load_pipeline(model, kind="images")
         self.ode = ode_pipeline(self.pipe)
-        self.shape = tuple(self.pipe._sample_shape(1)[1:])
-        _check_choice("source", source, SOURCES)
+        self.shape = tuple(self.pipe.sample_shape(1)[1:])
+        check_choice("source", source, SOURCES)
         if images is None:
             if self.shape != (1, 8, 8):
                 raise ValueError(f"`images` is needed for a model of shape {self.shape}: the default images are 8×8 digits")
             from ddim_nb.data import load_digits_dataset
             images = load_digits_dataset("test")[0]
-        from ddim_nb.inversion import _check_images
-        _check_images(self.pipe.unet, images)
+        check_images(self.pipe.unet, images)
         self.images = images
         N = len(images)
-        seed_a, seed_b = (_check_int(k, v, low=0, high=MAX_SEED) for k, v in (("seed_a", seed_a), ("seed_b", seed_b)))
-        index_a, index_b = (_check_int(k, v, low=0, high=N - 1) for k, v in (("index_a", index_a), ("index_b", index_b)))
-        self.num_inference_steps = int(_check_choice("num_inference_steps", num_inference_steps, STEP_CHOICES))
+        seed_a, seed_b = (check_int(k, v, low=0, high=MAX_SEED) for k, v in (("seed_a", seed_a), ("seed_b", seed_b)))
+        index_a, index_b = (check_int(k, v, low=0, high=N - 1) for k, v in (("index_a", index_a), ("index_b", index_b)))
+        self.num_inference_steps = int(check_choice("num_inference_steps", num_inference_steps, STEP_CHOICES))
         self._cache = {}
         seed_box = lambda v, d: W.BoundedIntText(value=v, min=0, max=MAX_SEED, description=d, layout=W.Layout(width="160px"))
         index_box = lambda v, d: W.BoundedIntText(value=v, min=0, max=N - 1, description=d, layout=W.Layout(width="160px"))
@@ -378,75 +394,51 @@ class InterpolationExplorer(_Explorer):
 
     def _sweep_values(self): return [k / 10 for k in range(11)]
 
-# %% ../nbs/08_widgets.ipynb #332a3fdc
-@patch
-def endpoints(self:InterpolationExplorer, state:dict)->tuple:
-    "The key of the current endpoints and the latents x_a, x_b, each (1, C, H, W)."
-    import torch
-    from ddim_nb.forward import randn_tensor
-    from ddim_nb.inversion import ddim_invert
-    if state["source"] == "seeds":
-        key = ("seeds", int(state["seed_a"]), int(state["seed_b"]))
-        make = lambda: tuple(randn_tensor((1, *self.shape), torch.Generator().manual_seed(s)) for s in key[1:])
-    else:
-        key = ("images", int(state["index_a"]), int(state["index_b"]))
-        make = lambda: tuple(ddim_invert(self.pipe.unet, self.pipe.scheduler, self.images[list(key[1:])],
-                                         self.num_inference_steps).split(1))
-    if key not in self._cache:
-        if len(self._cache) >= 16: self._cache.pop(next(iter(self._cache)))
-        with _torch_threads(self.num_threads): self._cache[key] = {"latents": make(), "frames": {}}
-    return key, self._cache[key]["latents"]
+    def endpoints(self, state:dict)->tuple:
+        "The key of the current endpoints and the latents x_a, x_b, each (1, C, H, W)."
+        import torch
+        from ddim_nb.forward import randn_tensor
+        from ddim_nb.inversion import ddim_invert
+        if state["source"] == "seeds":
+            key = ("seeds", int(state["seed_a"]), int(state["seed_b"]))
+            make = lambda: tuple(randn_tensor((1, *self.shape), torch.Generator().manual_seed(s)) for s in key[1:])
+        else:
+            key = ("images", int(state["index_a"]), int(state["index_b"]))
+            make = lambda: tuple(ddim_invert(self.pipe.unet, self.pipe.scheduler, self.images[list(key[1:])],
+                                             self.num_inference_steps).split(1))
+        if key not in self._cache:
+            if len(self._cache) >= 16: self._cache.pop(next(iter(self._cache)))
+            with _torch_threads(self.num_threads): self._cache[key] = {"latents": make(), "frames": {}}
+        return key, self._cache[key]["latents"]
 
-# %% ../nbs/08_widgets.ipynb #a35eb608
-@patch
-def frames(self:InterpolationExplorer, state:dict)->dict:
-    "{'slerp': image, 'lerp': image} at λ = state['lam'], (C, H, W) in [-1, 1]; decodes the whole λ grid on first use."
-    import torch
-    from ddim_nb.inversion import slerp, lerp
-    key, (x_a, x_b) = self.endpoints(state)
-    frames, lam = self._cache[key]["frames"], round(float(state["lam"]), 6)
-    if lam not in frames:
-        lams = sorted({lam, *(l for l in LAMBDA_GRID if l not in frames)})
-        lat = torch.cat([slerp(x_a, x_b, lams), lerp(x_a, x_b, lams)])                   # (2L, C, H, W)
-        with _torch_threads(self.num_threads):
-            out = self.ode(len(lat), latents=lat, num_inference_steps=self.num_inference_steps, output_type="pt").images * 2 - 1
-        for i, l in enumerate(lams): frames[l] = {"slerp": out[i].numpy(), "lerp": out[len(lams) + i].numpy()}
-    return frames[lam]
+    def frames(self, state:dict)->dict:
+        "{'slerp': image, 'lerp': image} at λ = state['lam'], (C, H, W) in [-1, 1]; decodes the whole λ grid on first use."
+        import torch
+        from ddim_nb.inversion import slerp, lerp
+        key, (x_a, x_b) = self.endpoints(state)
+        frames, lam = self._cache[key]["frames"], round(float(state["lam"]), 6)
+        if lam not in frames:
+            lams = sorted({lam, *(l for l in LAMBDA_GRID if l not in frames)})
+            lat = torch.cat([slerp(x_a, x_b, lams), lerp(x_a, x_b, lams)])                   # (2L, C, H, W)
+            with _torch_threads(self.num_threads):
+                out = self.ode(len(lat), latents=lat, num_inference_steps=self.num_inference_steps, output_type="pt").images * 2 - 1
+            for i, l in enumerate(lams): frames[l] = {"slerp": out[i].numpy(), "lerp": out[len(lams) + i].numpy()}
+        return frames[lam]
 
-@patch
-def norms(self:InterpolationExplorer, state:dict, lam=None)->dict:
-    "‖x_λ‖/√d of the slerp and lerp latents at λ (default: the slider's)."
-    from ddim_nb.inversion import slerp, lerp
-    _, (x_a, x_b) = self.endpoints(state)
-    lam = state["lam"] if lam is None else lam
-    d = x_a[0].numel()
-    return {k: (f(x_a, x_b, lam).flatten(1).norm(dim=1) / d ** 0.5).numpy() for k, f in (("slerp", slerp), ("lerp", lerp))}
+    def norms(self, state:dict, lam=None)->dict:
+        "‖x_λ‖/√d of the slerp and lerp latents at λ (default: the slider's)."
+        from ddim_nb.inversion import slerp, lerp
+        _, (x_a, x_b) = self.endpoints(state)
+        lam = state["lam"] if lam is None else lam
+        d = x_a[0].numel()
+        return {k: (f(x_a, x_b, lam).flatten(1).norm(dim=1) / d ** 0.5).numpy() for k, f in (("slerp", slerp), ("lerp", lerp))}
 
-# %% ../nbs/08_widgets.ipynb #8578d769
-@patch
-def _draw(self:InterpolationExplorer, fig, state:dict):
-    "Rows slerp / lerp: λ = 0, the current λ, λ = 1; right: ‖x_λ‖/√d against λ."
-    import numpy as np
-    lam = float(state["lam"])
-    gs = fig.add_gridspec(2, 4, width_ratios=[1, 1, 1, 2.2], wspace=0.15)
-    grid = np.linspace(0, 1, 51)
-    norms = self.norms(state, grid)
-    for r, method in enumerate(("slerp", "lerp")):
-        for c, l in enumerate((0.0, lam, 1.0)):
-            ax = fig.add_subplot(gs[r, c])
-            ax.imshow(_mosaic(self.frames({**state, "lam": l})[method][None, None]), cmap="gray", vmin=0, vmax=1,
-                      interpolation="nearest")
-            ax.set_xticks([]); ax.set_yticks([])
-            if r == 0: ax.set_title(["A", f"λ = {lam:.2f}", "B"][c], fontsize=9)
-            if c == 0: ax.set_ylabel(method, fontsize=9)
-    ax = fig.add_subplot(gs[:, 3])
-    for method, style in (("slerp", "-"), ("lerp", "--")): ax.plot(grid, norms[method], style, label=method)
-    ax.axvline(lam, color="0.5", lw=0.8)
-    ax.set(xlabel="λ", ylim=(0, 1.3), title="‖x_λ‖ / √d")
-    ax.title.set_fontsize(9); ax.tick_params(labelsize=7); ax.legend(fontsize=7, loc="lower center")
-    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.16, top=0.86)
+    def _draw(self, fig, state:dict):
+        import numpy as np
+        lam, grid = float(state["lam"]), np.linspace(0, 1, 51)
+        pics = {m: [self.frames({**state, "lam": l})[m] for l in (0.0, lam, 1.0)] for m in ("slerp", "lerp")}
+        _draw_interpolation(fig, lam, pics, grid, self.norms(state, grid))
 
-@patch
-def _readout(self:InterpolationExplorer, state:dict)->str:
-    return "‖x_λ‖/√d: slerp <b>{:.3f}</b>, lerp <b>{:.3f}</b> (a Gaussian x_T has about 1)".format(
-        *(v.item() for v in self.norms(state).values()))
+    def _readout(self, state:dict)->str:
+        return "‖x_λ‖/√d: slerp <b>{:.3f}</b>, lerp <b>{:.3f}</b> (a Gaussian x_T has about 1)".format(
+            *(v.item() for v in self.norms(state).values()))

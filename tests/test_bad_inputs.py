@@ -89,10 +89,17 @@ def test_eta_negative(eta):
         s.step(x, 500, x, eta=eta)
 
 
-def test_eta_unknown_string():
+@pytest.mark.parametrize("eta", ["ddpm", "sigma_hat"])
+def test_eta_string(eta):  # σ̂ is a flag of its own, not a value of η
     s, x = _ddim(), _x()
-    with pytest.raises(ValueError, match=r"`eta` must be a number >= 0 or 'sigma_hat', got 'ddpm'"):
-        s.step(x, 500, x, eta="ddpm")
+    with pytest.raises(TypeError, match=rf"`eta` must be a number >= 0, got '{eta}' \(for the paper's σ̂ pass `sigma_hat=True`\)"):
+        s.step(x, 500, x, eta=eta)
+
+
+def test_sigma_hat_and_eta_together():
+    s, x = _ddim(), _x()
+    with pytest.raises(ValueError, match=r"pass `eta` or `sigma_hat=True`, not both"):
+        s.step(x, 500, x, eta=0.5, sigma_hat=True)
 
 
 @pytest.mark.parametrize("set_alpha_to_one", [True, False])

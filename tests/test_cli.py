@@ -1,5 +1,5 @@
 "The `ddim-nb` command: the README's main job, sample outputs, one-line errors, help."
-import os, subprocess, sys
+import json, os, subprocess, sys
 from pathlib import Path
 import numpy as np
 import pytest
@@ -39,9 +39,31 @@ def test_same_seed_same_file(tmp_path):
     assert np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
 
 
+def test_sample_with_another_scheduler(tmp_path, capsys):
+    "--scheduler dpmsolver++ samples through the same pipeline call; --sigma-hat is DDIM's σ̂."
+    assert main(["sample", "--n", "4", "--steps", "10", "--scheduler", "dpmsolver++", "--out", str(tmp_path / "s.npy"), "--no-progress"]) == 0
+    assert "DPM-Solver++(2M)" in capsys.readouterr().out
+    import torch
+    from ddim_nb.pipeline import DDIMPipeline
+    from ddim_nb.solvers import DPMSolverMultistepScheduler
+    pipe = DDIMPipeline.from_pretrained("digits"); pipe.set_progress_bar_config(disable=True)
+    pipe.scheduler = DPMSolverMultistepScheduler.from_config(pipe.scheduler.config)
+    x = pipe(batch_size=4, generator=torch.Generator().manual_seed(0), num_inference_steps=10, output_type="np").images
+    assert np.array_equal(np.load(tmp_path / "s.npy"), x)
+    assert main(["sample", "--n", "4", "--steps", "10", "--sigma-hat", "--out", str(tmp_path / "h.npy"), "--no-progress"]) == 0
+    assert not np.array_equal(np.load(tmp_path / "h.npy"), np.load(tmp_path / "s.npy"))
+
+
+def test_train_steps_old_spelling(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--dataset", "eight_gaussians", "--steps", "3", "--batch-size", "16", "--out", str(run), "--no-progress"]) == 0
+    assert "--steps is deprecated here, use --train-steps" in capsys.readouterr().err
+    assert json.loads((run / "train_config.json").read_text())["config"]["steps"] == 3
+
+
 def test_sample_from_a_trained_folder(tmp_path):
     run = tmp_path / "run"
-    assert main(["train", "--dataset", "eight_gaussians", "--steps", "10", "--batch-size", "16", "--out", str(run), "--no-progress"]) == 0
+    assert main(["train", "--dataset", "eight_gaussians", "--train-steps", "10", "--batch-size", "16", "--out", str(run), "--no-progress"]) == 0
     assert main(["sample", "--model", str(run), "--n", "4", "--steps", "5", "--out", str(tmp_path / "x.npy"), "--no-progress"]) == 0
     assert np.load(tmp_path / "x.npy").shape == (4, 2)
 
@@ -54,6 +76,7 @@ def test_sample_from_a_trained_folder(tmp_path):
     (["sample", "--steps", "0", "--out", "x.png"], "`num_inference_steps` must be between 1 and 1000"),
     (["sample", "--steps", "5000", "--out", "x.png"], "`num_inference_steps` must be between 1 and 1000"),
     (["sample", "--eta", "-1", "--out", "x.png"], "`eta` must be >= 0"),
+    (["sample", "--scheduler", "dpmsolver++", "--eta", "0.5", "--out", "x.png"], "are DDIM's options"),
 ])
 def test_sample_errors_are_one_line(argv, match, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

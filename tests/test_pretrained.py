@@ -2,7 +2,7 @@
 import json
 import pytest
 import torch
-from ddim_nb.training import available_pretrained, pretrained_path
+from ddim_nb.folders import available_pretrained, pretrained_path
 from ddim_nb.models import UNet2DModel, MLPDenoiser
 from ddim_nb.scheduler import DDIMScheduler
 from ddim_nb.metrics import load_digit_classifier, classifier_scores, energy_distance

@@ -54,6 +54,11 @@ def test_eta_one_variance_is_ddpm_posterior_variance(S, spacing):
         torch.testing.assert_close(got, beta_tilde, rtol=2e-3, atol=1e-9)
 
 
+def _noise_kw(eta):
+    "DDIM's noise option for a parametrized row: a number is η, 'sigma_hat' the paper's σ̂ (a flag of step)."
+    return {"sigma_hat": True} if eta == "sigma_hat" else {"eta": eta}
+
+
 def _compare_ddim_ddpm(S, spacing, eta, variance_type, ddim_kw, skip_last=False):
     ddim = DDIMScheduler(timestep_spacing=spacing, **ddim_kw)
     ddpm = DDPMScheduler(timestep_spacing=spacing, variance_type=variance_type,
@@ -67,7 +72,7 @@ def _compare_ddim_ddpm(S, spacing, eta, variance_type, ddim_kw, skip_last=False)
     for i, t in enumerate(ts[:-1] if skip_last else ts):
         z = _randn(100 + i)
         out = _model(x, t)
-        a = ddim.step(out, t, x, eta=eta, variance_noise=z, use_clipped_model_output=use_clipped)
+        a = ddim.step(out, t, x, **_noise_kw(eta), variance_noise=z, use_clipped_model_output=use_clipped)
         b = ddpm.step(out, t, x, variance_noise=z)
         torch.testing.assert_close(a.prev_sample, b.prev_sample, rtol=1e-4, atol=2e-5)
         torch.testing.assert_close(a.pred_original_sample, b.pred_original_sample, rtol=0, atol=0)
@@ -96,7 +101,7 @@ def test_sigma_hat_adds_no_noise_on_the_last_step(spacing):
     ddim.set_timesteps(50)
     ddpm.set_timesteps(50)
     t, x, z = int(ddim.timesteps[-1]), _randn(0) * 0.5, _randn(1)
-    a = ddim.step(_model(x, t), t, x, eta="sigma_hat", variance_noise=z, use_clipped_model_output=True)
+    a = ddim.step(_model(x, t), t, x, sigma_hat=True, variance_noise=z, use_clipped_model_output=True)
     b = ddpm.step(_model(x, t), t, x, variance_noise=z)
     assert torch.equal(b.prev_sample, b.pred_original_sample)          # DDPM: x_0 = x̂_0 on the last step
     torch.testing.assert_close(a.prev_sample, a.pred_original_sample)  # as with η = 1, where σ_t = 0 there
@@ -108,7 +113,7 @@ def test_sigma_hat_differs_from_eta_one():  # so that the two tests above are no
     s.set_timesteps(50)
     x, z = _randn(0), _randn(1)
     a = s.step(_model(x, 500), 500, x, eta=1.0, variance_noise=z).prev_sample
-    b = s.step(_model(x, 500), 500, x, eta="sigma_hat", variance_noise=z).prev_sample
+    b = s.step(_model(x, 500), 500, x, sigma_hat=True, variance_noise=z).prev_sample
     assert (a - b).abs().max() > 1e-3
 
 
@@ -247,7 +252,7 @@ def test_zero_terminal_snr_first_step_is_finite(eta, prediction_type, clip_sampl
     s.set_timesteps(10)
     assert int(s.timesteps[0]) == 999
     x = _randn(0)
-    out = s.step(_model(x, 999), 999, x, eta=eta, generator=torch.Generator().manual_seed(0))
+    out = s.step(_model(x, 999), 999, x, **_noise_kw(eta), generator=torch.Generator().manual_seed(0))
     assert torch.isfinite(out.prev_sample).all() and torch.isfinite(out.pred_original_sample).all()
     if clip_sample or prediction_type != "epsilon":  # (an ε-prediction at SNR 0 says nothing about x_0)
         assert out.prev_sample.abs().max() < 10
@@ -329,7 +334,7 @@ def test_scheduler_output(cls):
 
 # --- batch independence with a list of generators ---------------------------------------------------------------
 
-@pytest.mark.parametrize("cls, kw", [(DDIMScheduler, {"eta": 0.7}), (DDIMScheduler, {"eta": "sigma_hat"}),
+@pytest.mark.parametrize("cls, kw", [(DDIMScheduler, {"eta": 0.7}), (DDIMScheduler, {"sigma_hat": True}),
                                      (DDPMScheduler, {})])
 def test_generator_list_batch_independence(cls, kw):
     s = cls()

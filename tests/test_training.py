@@ -3,8 +3,8 @@ import json, os, subprocess, sys, textwrap
 import pytest
 import torch
 from ddim_nb.models import MLPDenoiser, UNet2DModel
-from ddim_nb.training import (EMA, TrainConfig, train, diffusion_loss, save_model_folder, CHECKPOINT_DIR, preset,
-                              build_model, PRESETS)
+from ddim_nb.training import (EMA, TrainConfig, train, diffusion_loss, CHECKPOINT_DIR, preset, build_model, PRESETS)
+from ddim_nb.folders import save_model_folder
 from ddim_nb.scheduler import DDIMScheduler
 from ddim_nb.cli import main
 
@@ -210,7 +210,7 @@ def test_cli_train_and_resume(tmp_path, capsys):
     (["train"], "--preset NAME or --dataset NAME"),
     (["train", "--dataset", "cifar10"], "--data-dir is required"),
     (["train", "--dataset", "folder", "--data-dir", "/nonexistent/folder"], "not found"),
-    (["train", "--dataset", "two_moons", "--steps", "0"], "`steps` must be >= 1"),
+    (["train", "--dataset", "two_moons", "--train-steps", "0"], "`steps` must be >= 1"),
 ])
 def test_cli_errors_are_one_line(argv, match, capsys):
     assert main(argv) == 1
@@ -220,5 +220,5 @@ def test_cli_errors_are_one_line(argv, match, capsys):
 
 def test_cli_help_lists_every_option():
     out = subprocess.run([sys.executable, "-m", "ddim_nb.cli", "train", "--help"], capture_output=True, text=True).stdout
-    for opt in ("--preset", "--dataset", "--data-dir", "--steps", "--batch-size", "--lr", "--out", "--resume", "--device", "--seed"):
+    for opt in ("--preset", "--dataset", "--data-dir", "--train-steps", "--batch-size", "--lr", "--out", "--resume", "--device", "--seed"):
         assert opt in out

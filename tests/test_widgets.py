@@ -194,8 +194,8 @@ def test_interpolation_jshtml(interp):
 @pytest.mark.parametrize("make, error, match", [
     (lambda: TrajectoryExplorer("mnist"), ValueError, "`model` must be 'swissroll', 'digits' or a DDIMPipeline; got 'mnist'"),
     (lambda: TrajectoryExplorer(42), TypeError, "`model` must be 'swissroll', 'digits' or a DDIMPipeline; got int"),
-    (lambda: TrajectoryExplorer(num_inference_steps=7), ValueError, "`num_inference_steps` must be one of 5, 10, 20, 50; got 7"),
-    (lambda: TrajectoryExplorer(num_inference_steps=True), ValueError, "`num_inference_steps` must be one of"),
+    (lambda: TrajectoryExplorer(num_inference_steps=7), ValueError, "Unknown `num_inference_steps` 7: allowed values are 5, 10, 20, 50"),
+    (lambda: TrajectoryExplorer(num_inference_steps=True), ValueError, "Unknown `num_inference_steps` True: allowed values are"),
     (lambda: TrajectoryExplorer(n=0), ValueError, "`n` must be between 1 and 2000"),
     (lambda: TrajectoryExplorer("digits", n=17), ValueError, "`n` must be between 1 and 16"),
     (lambda: TrajectoryExplorer(seed=-1), ValueError, "`seed` must be between 0 and"),
@@ -205,9 +205,9 @@ def test_interpolation_jshtml(interp):
     (lambda: EtaExplorer(eta=1.5), ValueError, "`eta` must be a number between 0 and 1"),
     (lambda: EtaExplorer(eta="sigma_hat"), ValueError, "`eta` must be a number between 0 and 1"),
     (lambda: EtaExplorer(n=0), ValueError, "`n` must be between 1 and 32"),
-    (lambda: EtaExplorer(num_inference_steps=1000), ValueError, "`num_inference_steps` must be one of 5, 10, 20, 50"),
+    (lambda: EtaExplorer(num_inference_steps=1000), ValueError, "Unknown `num_inference_steps` 1000: allowed values are 5, 10, 20, 50"),
     (lambda: InterpolationExplorer("swissroll"), ValueError, "`model` must be an image model"),
-    (lambda: InterpolationExplorer(source="noise"), ValueError, "`source` must be one of 'seeds', 'images'; got 'noise'"),
+    (lambda: InterpolationExplorer(source="noise"), ValueError, "Unknown `source` 'noise': allowed values are 'seeds', 'images'"),
     (lambda: InterpolationExplorer(index_b=297), ValueError, "`index_b` must be between 0 and 296"),
     (lambda: InterpolationExplorer(seed_a=-3), ValueError, "`seed_a` must be between 0 and"),
     (lambda: InterpolationExplorer(images=torch.zeros(2, 1, 4, 4)), ValueError, r"`images` must have shape \(B, 1, 8, 8\)"),
@@ -218,7 +218,7 @@ def test_bad_inputs(make, error, match):
 
 
 def test_bad_jshtml_arguments(traj):
-    with pytest.raises(ValueError, match="`control` must be one of 'step', 'num_inference_steps', 'seed'; got 'zoom'"):
+    with pytest.raises(ValueError, match="Unknown `control` 'zoom': allowed values are 'step', 'num_inference_steps', 'seed'"):
         traj.to_jshtml(control="zoom")
     with pytest.raises(ValueError, match="`values` is empty"):
         traj.to_jshtml(values=[])
