@@ -50,9 +50,11 @@ def test_no_private_names_across_modules():
 
 
 def test_exactly_one_sampling_loop():
-    "Only `sample_loop` loops over a scheduler's timesteps."
+    """Only `sample_loop` loops over a scheduler's timesteps (the exercise checkers keep an independent reference loop:
+    it feeds each step a given noise, so a student's sampler can be compared with it draw for draw)."""
     loops = []
     for m in MODULES:
+        if m == "exercises": continue
         for n in ast.walk(_tree(m)):
             if isinstance(n, ast.For) and any(isinstance(x, ast.Name) and "timesteps" in x.id or
                                               isinstance(x, ast.Attribute) and x.attr == "timesteps" for x in ast.walk(n.iter)):
