@@ -34,7 +34,9 @@ def make_nets(device, smoke:bool=False):
     digits = DDIMPipeline.from_pretrained("digits").unet
     channels, layers, groups = ((8, 8, 8), 1, 4) if smoke else ((128, 256, 256), 2, 32)   # smoke: same blocks, few channels
     cifar = UNet2DModel(sample_size=32, in_channels=3, out_channels=3, block_out_channels=channels,
-                        layers_per_block=layers, attention_levels=(1,), norm_num_groups=groups)
+                        layers_per_block=layers, norm_num_groups=groups, attention_head_dim=None,
+                        down_block_types=("DownBlock2D", "AttnDownBlock2D", "DownBlock2D"),
+                        up_block_types=("UpBlock2D", "AttnUpBlock2D", "UpBlock2D"))
     return {"digits 8×8": digits.to(device), "cifar-size 32×32": cifar.to(device)}
 
 

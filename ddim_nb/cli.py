@@ -43,7 +43,8 @@ def default_model_spec(example)->dict:
     chs = (32, 64) if h <= 16 else (64, 128, 128)
     if h % 2 ** (len(chs) - 1): raise ValueError(f"image size {h} must be divisible by {2 ** (len(chs) - 1)}: pass --image-size")
     return dict(cls="UNet2DModel", sample_size=h, in_channels=c, out_channels=c, block_out_channels=chs,
-                layers_per_block=2, attention_levels=(len(chs) - 1,))
+                layers_per_block=1, down_block_types=("DownBlock2D",) * (len(chs) - 1) + ("AttnDownBlock2D",),
+                up_block_types=("AttnUpBlock2D",) + ("UpBlock2D",) * (len(chs) - 1), attention_head_dim=None, norm_num_groups=8)
 
 # %% ../nbs/cli.ipynb #6deabb39
 def train_command(args)->int:

@@ -9,12 +9,14 @@ from pathlib import Path
 from .scheduler import DIFFUSERS_FORMAT_VERSION
 
 # %% auto #0
-__all__ = ['MODEL_CONFIG_NAME', 'WEIGHTS_NAME', 'PIPELINE_INDEX_NAME', 'read_weights', 'unwrap_model', 'save_model_folder',
-           'pretrained_dir', 'available_pretrained', 'available_pipelines', 'pretrained_path']
+__all__ = ['MODEL_CONFIG_NAME', 'WEIGHTS_NAME', 'PICKLED_WEIGHTS_NAME', 'PIPELINE_INDEX_NAME', 'DIFFUSERS_CLASSES',
+           'read_weights', 'unwrap_model', 'index_entry', 'save_model_folder', 'pretrained_dir', 'available_pretrained',
+           'available_pipelines', 'pretrained_path']
 
 # %% ../nbs/folders.ipynb #2d5f6236
 MODEL_CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"
+PICKLED_WEIGHTS_NAME = "diffusion_pytorch_model.bin"     # what older diffusers saves wrote: refused, never unpickled
 PIPELINE_INDEX_NAME = "model_index.json"
 
 # %% ../nbs/folders.ipynb #a1be4ff6
@@ -24,6 +26,10 @@ def read_weights(folder,        # a model folder holding diffusion_pytorch_model
     "Read `folder/diffusion_pytorch_model.safetensors` and check its names and shapes against `model`."
     from safetensors.torch import load_file
     path = Path(folder) / WEIGHTS_NAME
+    if not path.is_file() and (Path(folder) / PICKLED_WEIGHTS_NAME).is_file():
+        raise ValueError(f"{folder} holds pickled weights ({PICKLED_WEIGHTS_NAME}), which ddim-nb never loads: unpickling a file "
+                         "can run any code in it. If you trust the file, convert it once with diffusers: "
+                         f"diffusers.UNet2DModel.from_pretrained(folder, use_safetensors=False).save_pretrained(folder) writes {WEIGHTS_NAME}")
     if not path.is_file(): raise FileNotFoundError(f"no {WEIGHTS_NAME} in {folder}")
     try: sd = load_file(str(path), device="cpu")
     except Exception as e:   # safetensors raises its own SafetensorError for bad headers and short files
@@ -46,6 +52,13 @@ def unwrap_model(model):
     return model
 
 # %% ../nbs/folders.ipynb #df5f7932
+DIFFUSERS_CLASSES = ("UNet2DModel", "DDIMScheduler", "DDPMScheduler", "DDIMInverseScheduler", "DPMSolverMultistepScheduler")
+
+def index_entry(component)->list:   # [library, class name] for model_index.json
+    "How model_index.json names `component`: diffusers' class where ours reads and writes its files, else ddim_nb's."
+    name = type(component).__name__
+    return ["diffusers" if name in DIFFUSERS_CLASSES else type(component).__module__.split(".")[0], name]
+
 def save_model_folder(folder,          # created if needed
                       unet,            # the network: ours (UNet2DModel, MLPDenoiser) or diffusers', possibly wrapped
                       scheduler,       # its noise schedule (a scheduler with `save_pretrained`)
@@ -56,8 +69,7 @@ def save_model_folder(folder,          # created if needed
     net.save_pretrained(folder / "unet")
     scheduler.save_pretrained(folder / "scheduler")
     index = {"_class_name": "DDIMPipeline", "_diffusers_version": DIFFUSERS_FORMAT_VERSION,
-             "scheduler": ["ddim_nb", type(scheduler).__name__],
-             "unet": [type(net).__module__.split(".")[0], type(net).__name__]}      # 'ddim_nb' or 'diffusers'
+             "scheduler": index_entry(scheduler), "unet": index_entry(net)}
     (folder / PIPELINE_INDEX_NAME).write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
     return folder
 

@@ -131,15 +131,12 @@ class DDIMPipeline:
 
 # %% ../nbs/06_pipeline.ipynb #c44988ae
 def _load_unet(folder:Path, entry):
-    "The network named in model_index.json: ['ddim_nb', 'UNet2DModel' | 'MLPDenoiser'] or ['diffusers', 'UNet2DModel']."
+    "The network named in model_index.json, built from our classes: diffusers' UNet2DModel folders need no diffusers."
     if not (isinstance(entry, list) and len(entry) == 2):
         raise ValueError(f"{folder / 'model_index.json'} has no valid 'unet' entry (expected [library, class]), got {entry!r}")
     library, name = entry
-    if library == "ddim_nb" and name in ("UNet2DModel", "MLPDenoiser"):
+    if (library, name) in (("diffusers", "UNet2DModel"), ("ddim_nb", "UNet2DModel"), ("ddim_nb", "MLPDenoiser")):
         from ddim_nb import models
         return getattr(models, name).from_pretrained(folder, subfolder="unet")
-    if library == "diffusers" and name == "UNet2DModel":
-        import diffusers
-        return diffusers.UNet2DModel.from_pretrained(folder, subfolder="unet", use_safetensors=True)
-    raise ValueError(f"{folder / 'model_index.json'}: unsupported unet {library}.{name} "
-                     "(supported: ddim_nb.UNet2DModel, ddim_nb.MLPDenoiser, diffusers.UNet2DModel)")
+    raise ValueError(f"{folder / 'model_index.json'}: its unet is a {library}.{name}, which ddim-nb does not implement "
+                     "(it loads diffusers.UNet2DModel and ddim_nb.MLPDenoiser); load this pipeline with diffusers")

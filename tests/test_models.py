@@ -9,7 +9,17 @@ import torch
 
 from ddim_nb.models import UNet2DModel, MLPDenoiser, UNet2DOutput, timestep_embedding, WEIGHTS_NAME
 
-DIGITS = dict(sample_size=8, in_channels=1, out_channels=1, block_out_channels=(32, 64))
+DIGITS = dict(sample_size=8, in_channels=1, out_channels=1, block_out_channels=(32, 64), layers_per_block=1,
+              down_block_types=("DownBlock2D", "AttnDownBlock2D"), up_block_types=("AttnUpBlock2D", "UpBlock2D"),
+              attention_head_dim=None, norm_num_groups=8)      # the shipped digits model's configuration
+
+
+def _levels(*chs, attn=()):
+    "block_out_channels and block types for len(chs) levels, attention at the levels in `attn`."
+    L = len(chs)
+    return dict(block_out_channels=chs,
+                down_block_types=tuple("AttnDownBlock2D" if i in attn else "DownBlock2D" for i in range(L)),
+                up_block_types=tuple("AttnUpBlock2D" if L - 1 - i in attn else "UpBlock2D" for i in range(L)))
 
 
 def _unet(**kw):
@@ -26,8 +36,10 @@ def _x(*shape, seed=0):
 @pytest.mark.parametrize("kw, shape", [
     (dict(), (2, 1, 8, 8)),
     (dict(sample_size=16, in_channels=3, out_channels=3), (2, 3, 16, 16)),
-    (dict(block_out_channels=(16, 32, 32), attention_levels=(1, 2), layers_per_block=2), (2, 1, 8, 8)),
-    (dict(block_out_channels=(16,)), (3, 1, 5, 7)),
+    (dict(**_levels(16, 32, 32, attn=(1, 2)), layers_per_block=2), (2, 1, 8, 8)),
+    (dict(**_levels(16), sample_size=5), (3, 1, 5, 7)),
+    (dict(**_levels(16, 32), mid_block_type=None), (2, 1, 8, 8)),
+    (dict(add_attention=False, attention_head_dim=8), (2, 1, 8, 8)),
     (dict(out_channels=2), (1, 1, 8, 8)),
 ])
 def test_unet_shapes(kw, shape):
@@ -41,7 +53,7 @@ def test_unet_other_resolution_than_sample_size():
 
 
 def test_digits_parameter_count():
-    assert sum(p.numel() for p in _unet().parameters()) == 254_337
+    assert sum(p.numel() for p in _unet().parameters()) == 701_345
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(hidden=16, num_layers=1), dict(in_channels=3, sample_size=3)])
@@ -103,7 +115,7 @@ def test_dtype_follows_the_model():
 
 # --- save / load -----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("make, x", [(lambda: _unet(attention_levels=(1,)), _x(2, 1, 8, 8)),
+@pytest.mark.parametrize("make, x", [(lambda: _unet(), _x(2, 1, 8, 8)),
                                      (lambda: MLPDenoiser(num_layers=2), _x(4, 2))])
 def test_round_trip(tmp_path, make, x):
     model = make()
@@ -130,7 +142,7 @@ def test_wrong_channels():
 
 def test_size_not_divisible():
     with pytest.raises(ValueError, match=r"divisible by 4; got \(2, 1, 6, 8\)"):
-        _unet(block_out_channels=(16, 16, 16))(_x(2, 1, 6, 8), 0)
+        _unet(**_levels(16, 16, 16), sample_size=None)(_x(2, 1, 6, 8), 0)
 
 
 def test_wrong_ndim():
@@ -150,16 +162,38 @@ def test_timestep_wrong_type():
 
 
 def test_groups_must_divide_channels():
-    with pytest.raises(ValueError, match="`norm_num_groups`=8 must divide"): UNet2DModel(block_out_channels=(32, 60))
+    with pytest.raises(ValueError, match="`norm_num_groups`=8 must divide"): _unet(block_out_channels=(32, 60))
 
 
 def test_sample_size_not_divisible():
     with pytest.raises(ValueError, match=r"`sample_size` must be divisible by 2\*\*2 = 4"):
-        UNet2DModel(sample_size=6, block_out_channels=(8, 8, 8))
+        _unet(sample_size=6, **_levels(8, 8, 8))
 
 
-def test_attention_level_out_of_range():
-    with pytest.raises(ValueError, match="`attention_levels` must be between 0 and 1"): UNet2DModel(attention_levels=(2,))
+@pytest.mark.parametrize("kw, msg", [
+    (dict(down_block_types=("DownBlock2D", "CrossAttnDownBlock2D")),
+     "`down_block_types entry`='CrossAttnDownBlock2D' is not implemented by ddim_nb's UNet2DModel"),
+    (dict(up_block_types=("SkipUpBlock2D", "UpBlock2D")), "`up_block_types entry`='SkipUpBlock2D' is not implemented"),
+    (dict(time_embedding_type="fourier"), "`time_embedding_type`='fourier' is not implemented"),
+    (dict(mid_block_type="UNetMidBlock2DCrossAttn"), "`mid_block_type`='UNetMidBlock2DCrossAttn' is not implemented"),
+    (dict(downsample_type="resnet"), "`downsample_type`='resnet' is not implemented"),
+    (dict(upsample_type="resnet"), "`upsample_type`='resnet' is not implemented"),
+    (dict(act_fn="gelu"), "`act_fn`='gelu' is not implemented"),
+    (dict(resnet_time_scale_shift="scale_shift"), "`resnet_time_scale_shift`='scale_shift' is not implemented"),
+    (dict(class_embed_type="timestep"), "`class_embed_type`='timestep' is not implemented"),
+    (dict(num_class_embeds=10), "`num_class_embeds`=10 is not implemented"),
+    (dict(down_block_types=("DownBlock2D",)), r"one block per entry of `block_out_channels` \(2\)"),
+    (dict(attention_head_dim=128), "`attention_head_dim`=128 is more than the 64 channels"),
+    (dict(attn_norm_num_groups=5), "`attn_norm_num_groups`=5 must divide"),
+    (dict(sample_size=(8, 8, 8)), "`sample_size` must be None, an integer or"),
+    (dict(dropout=1.5), "`dropout` must be"),
+])
+def test_unsupported_or_invalid_options_are_refused_by_name(kw, msg):
+    with pytest.raises((ValueError, TypeError), match=msg): _unet(**kw)
+
+
+def test_class_labels_refused():
+    with pytest.raises(ValueError, match="`class_labels` must be None"): _unet()(_x(2, 1, 8, 8), 0, class_labels=torch.tensor([1, 2]))
 
 
 def test_mlp_bad_sample_size():
@@ -208,16 +242,16 @@ def test_other_class(tmp_path):
 
 
 def test_unknown_config_entries(tmp_path):
-    "A diffusers UNet2DModel config has the same class name but entries ours does not take."
+    "A config with entries ours does not take (e.g. the old ddim-nb UNet's `attention_levels`) is refused by name."
     _unet().save_pretrained(tmp_path)
     cfg = json.loads((tmp_path / "config.json").read_text())
-    cfg["down_block_types"] = ["DownBlock2D", "AttnDownBlock2D"]
+    cfg["attention_levels"] = [1]
     (tmp_path / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(ValueError, match="does not take: down_block_types"): UNet2DModel.from_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="does not take: attention_levels"): UNet2DModel.from_pretrained(tmp_path)
 
 
 def test_weights_of_another_architecture(tmp_path):
-    _unet(block_out_channels=(32, 64, 64)).save_pretrained(tmp_path / "big")
+    _unet(layers_per_block=2).save_pretrained(tmp_path / "big")
     _unet().save_pretrained(tmp_path / "small")
     (tmp_path / "big" / "config.json").write_text((tmp_path / "small" / "config.json").read_text())
     with pytest.raises(ValueError, match="does not match the UNet2DModel its config describes: unexpected"):

@@ -136,7 +136,8 @@ def test_resume_with_another_architecture(tmp_path):
 
 def test_image_of_the_wrong_shape():
     with pytest.raises(ValueError, match=r"expected \(B, 1, H, W\)"):
-        train(UNet2DModel(sample_size=8, in_channels=1, out_channels=1), torch.zeros(8, 3, 8, 8),
+        train(UNet2DModel(sample_size=8, in_channels=1, out_channels=1, block_out_channels=(16,), norm_num_groups=8, down_block_types=("DownBlock2D",), up_block_types=("UpBlock2D",)),
+              torch.zeros(8, 3, 8, 8),
               TrainConfig(steps=1, batch_size=2), progress=False)
 
 
