@@ -118,15 +118,20 @@ class ModelMixin(nn.Module):
     def from_pretrained(cls, pretrained_model_path,   # a folder written by `save_pretrained`
                         subfolder:str=None,           # e.g. 'unet' inside a pipeline folder
                         device=None,                  # where to put the model; default CPU
+                        torch_dtype=None,             # the weights' dtype, e.g. torch.float64 (default float32), as diffusers
+                        dtype=None,                   # the same: diffusers' newer name, which wins over `torch_dtype`
                        ):
         "Load a model saved by `save_pretrained` (diffusers' layout), checking it is really a `cls`."
+        dtype = torch_dtype if dtype is None else dtype
+        if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+            raise ValueError(f"`torch_dtype` (or `dtype`) must be a floating-point torch.dtype such as torch.float64, got {dtype!r}")
         folder = Path(pretrained_model_path) / (subfolder or "")
         if not folder.is_dir(): raise FileNotFoundError(f"model folder not found: {folder}")
         args = _read_model_config(folder, cls)
         try: model = cls(**args)
         except (TypeError, ValueError) as e: raise ValueError(f"{folder / MODEL_CONFIG_NAME}: {e}") from None
         model.load_state_dict(read_weights(folder, model))
-        return model.to("cpu" if device is None else device).eval()
+        return model.to("cpu" if device is None else device, dtype).eval()
 
 # %% ../nbs/03_models.ipynb #6556894a
 class ResnetBlock2D(nn.Module):

@@ -16,24 +16,63 @@ from .folders import save_model_folder, available_pretrained, available_pipeline
 from .forward import randn_tensor
 
 # %% auto #0
-__all__ = ['OUTPUT_TYPES', 'ImagePipelineOutput', 'to_pil', 'DDIMPipeline']
+__all__ = ['OUTPUT_TYPES', 'ImagePipelineOutput', 'to_pil', 'check_dtype', 'check_device', 'to_arguments', 'DDIMPipeline']
 
 # %% ../nbs/06_pipeline.ipynb #66bfae19
 @dataclass
 class ImagePipelineOutput:
-    "What the pipeline returns: `images` — a list of PIL images, an NHWC array in [0, 1], or an NCHW tensor (points: (N, D))."
+    "What the pipeline returns: `images` — a list of PIL images, an NHWC array in [0, 1], an NCHW tensor in [0, 1], or the sample as drawn (points: (N, D))."
     images: object
     def to_tuple(self): return (self.images,)
     def __getitem__(self, k): return self.to_tuple()[k] if isinstance(k, (int, slice)) else getattr(self, k)
 
 # %% ../nbs/06_pipeline.ipynb #1dbfcac2
-OUTPUT_TYPES = ("pil", "np", "pt")
+OUTPUT_TYPES = ("pil", "np", "pt", "latent")
 
 def to_pil(images:np.ndarray)->list:
     "NHWC floats in [0, 1] → a list of PIL images (mode 'L' for one channel, 'RGB' for three), as diffusers rounds."
     from PIL import Image
     images = (images * 255).round().astype("uint8")
     return [Image.fromarray(im[..., 0], mode="L") if im.shape[-1] == 1 else Image.fromarray(im) for im in images]
+
+# %% ../nbs/06_pipeline.ipynb #a48b3a57
+def check_dtype(name:str,   # the parameter's name, as the user typed it
+                dtype,      # None, or a floating-point torch.dtype
+               ):           # `dtype`, unchanged
+    "`dtype` if it is None or a floating-point `torch.dtype` (the network's weights are floats); else a ValueError naming `name`."
+    if dtype is None or (isinstance(dtype, torch.dtype) and dtype.is_floating_point): return dtype
+    raise ValueError(f"`{name}` must be a floating-point torch.dtype such as torch.float32, torch.float64 or "
+                     f"torch.bfloat16, got {dtype!r}")
+
+def check_device(name:str,  # the parameter's name, as the user typed it
+                 device,    # None, a torch.device, or what torch.device takes ('cpu', 'cuda:1', 0)
+                )->torch.device: # the device (None stays None)
+    "`device` as a `torch.device` if torch knows it and this machine has it; else a ValueError naming `name`."
+    if device is None: return None
+    try: device = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"`{name}` must be a torch device such as 'cpu', 'cuda', 'cuda:1' or 'mps', got {device!r}") from None
+    try: torch.empty(0, device=device)                           # torch's own test: can it put a tensor there?
+    except (RuntimeError, AssertionError, NotImplementedError) as e:
+        reason = str(e).split("\n")[0].split(". ")[0]
+        raise ValueError(f"`{name}` {str(device)!r} is not available on this machine ({reason})") from None
+    return device
+
+# %% ../nbs/06_pipeline.ipynb #653edc5d
+def to_arguments(args:tuple,  # `.to`'s positional arguments: (), (dtype,), (device,) or (device, dtype)
+                 device=None, # the `device=` keyword
+                 dtype=None,  # the `dtype=` keyword
+                )->tuple:     # (device, dtype), each checked, None where not given
+    "Read `pipe.to(...)` as diffusers' `DiffusionPipeline.to` does: a lone dtype is the dtype, else device then dtype."
+    if len(args) > 2:
+        raise ValueError(f"`to` takes at most two positional arguments, `device` and `dtype`, got {len(args)}")
+    if len(args) == 2 and isinstance(args[0], torch.dtype):
+        raise ValueError(f"with two positional arguments the first is `device` and the second `dtype`, got {args[0]!r} first")
+    arg_device, arg_dtype = (None, args[0]) if len(args) == 1 and isinstance(args[0], torch.dtype) else (tuple(args) + (None, None))[:2]
+    if device is not None and arg_device is not None: raise ValueError("`device` given both as an argument and as a keyword: pass one")
+    if dtype is not None and arg_dtype is not None: raise ValueError("`dtype` given both as an argument and as a keyword: pass one")
+    return (check_device("device", device if device is not None else arg_device),
+            check_dtype("dtype", dtype if dtype is not None else arg_dtype))
 
 # %% ../nbs/06_pipeline.ipynb #b12441c7
 class DDIMPipeline:
@@ -49,18 +88,32 @@ class DDIMPipeline:
         self.progress_bar_config = {}
 
     @property
+    def components(self)->dict:
+        "The parts by name, as diffusers: `DDIMPipeline(**pipe.components)` builds a second pipeline sharing them."
+        return {"unet": self.unet, "scheduler": self.scheduler}
+    @property
     def device(self)->torch.device: return next(self.unet.parameters()).device
     @property
     def dtype(self)->torch.dtype: return next(self.unet.parameters()).dtype
 
-    def to(self, device=None, dtype=None):
-        "Move the network (and so the sampling) to `device` and/or `dtype`; returns the pipeline."
-        self.unet.to(device=device, dtype=dtype)
+    def to(self, *args, device=None, dtype=None, silence_dtype_warnings:bool=False):
+        "Move the network (and so the sampling) as diffusers' `to`: `to(dtype)`, `to(device)`, `to(device, dtype)` or keywords; returns the pipeline."
+        device, dtype = to_arguments(args, device, dtype)         # (diffusers' `silence_dtype_warnings`: we print none)
+        self.unet.to(device, dtype)
         return self
 
     def set_progress_bar_config(self, **kwargs):
         "Options for the tqdm progress bar, e.g. `disable=True` (as in diffusers)."
         self.progress_bar_config = kwargs
+
+    def progress_bar(self, iterable=None, total=None):
+        "A tqdm bar over `iterable` (or of `total` steps) with `set_progress_bar_config`'s options; as diffusers, shown only on the first process of a distributed run unless `disable` is set."
+        from tqdm.auto import tqdm
+        dist = torch.distributed
+        config = {"disable": dist.is_available() and dist.is_initialized() and dist.get_rank() != 0, **self.progress_bar_config}
+        if iterable is not None: return tqdm(iterable, **config)
+        if total is not None: return tqdm(total=total, **config)
+        raise ValueError("`progress_bar` needs `iterable` or `total`")
 
     def sample_shape(self, batch_size:int)->tuple:
         "The shape of x_T for `batch_size` samples: (B, C, H, W) for images, (B, D) for points."
@@ -75,7 +128,7 @@ class DDIMPipeline:
                  eta:float=0.0,                      # η: 0 is DDIM, 1 DDPM's noise (DDIM's option)
                  num_inference_steps:int=50,         # S, sampling steps
                  use_clipped_model_output:bool=None, # passed to DDIM's step unless None
-                 output_type:str="pil",              # 'pil', 'np' or 'pt' (points: 'np' or 'pt')
+                 output_type:str="pil",              # 'pil', 'np', 'pt', or 'latent' for x_0 as sampled (points: no 'pil')
                  return_dict:bool=True,              # ImagePipelineOutput (True) or a tuple
                  callback=None,                      # callback(step_index, t, x_prev, x0_hat) after the step from t
                  latents:Tensor=None,                # start from this x_T instead of drawing it
@@ -96,15 +149,14 @@ class DDIMPipeline:
         else:
             if tuple(latents.shape) != shape: raise ValueError(f"`latents` must have shape {shape}, got {tuple(latents.shape)}")
             x = latents.to(device=self.device, dtype=self.dtype)
-        from tqdm.auto import tqdm
-        desc = type(self.scheduler).__name__.removesuffix("Scheduler")
-        bar = lambda ts: tqdm(ts, **{"desc": desc, **self.progress_bar_config})
-        x = sample_loop(x, self.scheduler, self.unet, generator, callback, bar, **kwargs)   # eq. (12) at every t of τ
-        if points: images = x if output_type == "pt" else x.cpu().numpy()
+        x = sample_loop(x, self.scheduler, self.unet, generator, callback, self.progress_bar, **kwargs)   # eq. (12) at every t of τ
+        numpy = lambda x: (x.float() if x.dtype == torch.bfloat16 else x).cpu().numpy()       # NumPy has no bfloat16
+        if output_type == "latent": images = x                                              # the sample itself, model space
+        elif points: images = x if output_type == "pt" else numpy(x)
         else:
             images = (x / 2 + 0.5).clamp(0, 1)                                            # [-1, 1] → [0, 1]
             if output_type != "pt":
-                images = images.cpu().permute(0, 2, 3, 1).float().numpy()                 # NCHW → NHWC
+                images = numpy(images.permute(0, 2, 3, 1))                                # NCHW → NHWC
                 if output_type == "pil": images = to_pil(images)
         return ImagePipelineOutput(images=images) if return_dict else (images,)
 
@@ -113,8 +165,17 @@ class DDIMPipeline:
         return save_model_folder(save_directory, self.unet, self.scheduler)
 
     @classmethod
-    def from_pretrained(cls, name_or_path, device=None):
+    def from_pretrained(cls, name_or_path,  # a shipped model's name, or a pipeline folder
+                        device=None,        # where to put the network; default CPU
+                        dtype=None,         # the network's dtype, e.g. torch.float64 (default float32), or diffusers' dict {'unet': ..., 'default': ...}
+                        torch_dtype=None,   # the same, under diffusers' older name
+                       ):
         "A shipped model by name ('digits', 'swissroll'), or a pipeline folder (ours or diffusers')."
+        if dtype is not None and torch_dtype is not None: raise ValueError("pass `dtype` or `torch_dtype` (its older name), not both")
+        name = "dtype" if torch_dtype is None else "torch_dtype"
+        dtype = torch_dtype if dtype is None else dtype
+        if isinstance(dtype, dict): dtype = dtype.get("unet", dtype.get("default", torch.float32))   # as diffusers' per-component dict
+        dtype, device = check_dtype(name, dtype), check_device("device", device)
         folder = Path(name_or_path)
         if str(name_or_path) in available_pretrained() and not folder.exists(): folder = pretrained_path(str(name_or_path))
         elif not folder.exists():
@@ -127,7 +188,7 @@ class DDIMPipeline:
         except json.JSONDecodeError as e: raise ValueError(f"{index_file} is not valid JSON ({e})") from None
         unet = _load_unet(folder, index.get("unet"))
         scheduler = DDIMScheduler.from_pretrained(folder / "scheduler")
-        return cls(unet.to("cpu" if device is None else device).eval(), scheduler)
+        return cls(unet.to("cpu" if device is None else device, dtype).eval(), scheduler)
 
 # %% ../nbs/06_pipeline.ipynb #c44988ae
 def _load_unet(folder:Path, entry):
