@@ -16,10 +16,10 @@ from .forward import randn_tensor, q_sample, sigma_eta, posterior_variance
 
 # %% auto #0
 __all__ = ['PREDICTION_TYPES', 'ABAR_FLOOR', 'TIMESTEP_SPACINGS', 'DDIMSchedulerOutput', 'DDPMSchedulerOutput', 'CONFIG_NAME',
-           'DIFFUSERS_FORMAT_VERSION', 'CONFIG_CHECKS', 'VARIANCE_TYPES', 'predict_x0_eps', 'get_velocity',
-           'dynamic_threshold', 'ddim_step', 'sigma_hat', 'make_timesteps', 'SchedulerConfig', 'SchedulerOutput',
-           'ConfigMixin', 'check_step_inputs', 'SchedulerMixin', 'check_eta', 'DDIMScheduler', 'DDPMScheduler',
-           'sample_loop', 'step_kwargs']
+           'DIFFUSERS_FORMAT_VERSION', 'SCHEDULE_KEYS', 'CONFIG_CHECKS', 'VARIANCE_TYPES', 'predict_x0_eps',
+           'get_velocity', 'dynamic_threshold', 'ddim_step', 'sigma_hat', 'make_timesteps', 'SchedulerConfig',
+           'SchedulerOutput', 'ConfigMixin', 'check_step_inputs', 'SchedulerMixin', 'check_eta', 'DDIMScheduler',
+           'DDPMScheduler', 'sample_loop', 'step_kwargs']
 
 # %% ../nbs/02_scheduler.ipynb #576e6d48
 PREDICTION_TYPES = ("epsilon", "sample", "v_prediction")
@@ -168,8 +168,11 @@ def _load_config_file(path) -> tuple:
     return cfg, p
 
 # %% ../nbs/02_scheduler.ipynb #c7014d73
+SCHEDULE_KEYS = ("num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "trained_betas",
+                 "rescale_betas_zero_snr", "set_alpha_to_one")   # config entries the tensors ᾱ (and ᾱ after the last step) are built from
+
 class ConfigMixin:
-    "Build a scheduler from a config (ours, diffusers', or another scheduler's), and save or load it as `scheduler_config.json`."
+    "Build a scheduler from a config (ours, diffusers', or another scheduler's), change it, and save or load it as `scheduler_config.json`."
     @classmethod
     def from_config(cls, config=None, **kwargs):
         "Build a scheduler from a config (ours, diffusers', or another scheduler's); `kwargs` override entries."
@@ -184,14 +187,45 @@ class ConfigMixin:
         if unknown: raise TypeError(f"{cls.__name__} has no argument {unknown[0]!r}; its arguments are: {', '.join(params)}")
         return cls(**{**args, **kwargs})
 
-    def save_pretrained(self, save_directory)->Path:
-        "Write `scheduler_config.json` into `save_directory` (created if needed), in diffusers' format."
+    def save_config(self, save_directory)->Path:
+        "Write `scheduler_config.json` into `save_directory` (created if needed), in diffusers' format; returns the file."
         d = Path(save_directory)
+        if d.is_file(): raise NotADirectoryError(f"`save_directory` must be a folder, got the file {d}")
         d.mkdir(parents=True, exist_ok=True)
         cfg = {"_class_name": type(self).__name__, "_diffusers_version": DIFFUSERS_FORMAT_VERSION, **self.config}
         path = d / CONFIG_NAME
         path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         return path
+
+    def save_pretrained(self, save_directory)->Path:
+        "Write `scheduler_config.json` into `save_directory` (created if needed), in diffusers' format; returns the file."
+        return self.save_config(save_directory)
+
+    @classmethod
+    def load_config(cls,
+                    pretrained_model_name_or_path,     # a folder holding scheduler_config.json, a pipeline folder, or the file
+                    subfolder:str=None,                # a folder inside it, e.g. "scheduler"
+                    return_unused_kwargs:bool=False,   # also return the keyword arguments not used (as diffusers does)
+                    **kwargs,                          # diffusers' download options; nothing is downloaded here
+                   ):                                  # the config as a plain dict (with `_class_name`), or (dict, kwargs)
+        "Read a `scheduler_config.json` into a dict without building a scheduler, as diffusers' `ConfigMixin.load_config`."
+        p = Path(pretrained_model_name_or_path)
+        if subfolder: p = p / subfolder
+        cfg, _ = _load_config_file(p)
+        return (cfg, kwargs) if return_unused_kwargs else cfg
+
+    def register_to_config(self, **kwargs):
+        """Change config entries in place, as diffusers' `register_to_config`. Checked like the constructor's arguments;
+        when an entry the noise schedule depends on changes, the schedule is rebuilt (and τ must be set again)."""
+        unknown = [k for k in kwargs if k not in self.config]
+        if unknown: raise TypeError(f"{type(self).__name__}'s config has no entry {unknown[0]!r}; its entries are: {', '.join(self.config)}")
+        fresh = type(self)(**{**self.config, **kwargs})      # checks every entry the way the constructor does
+        if any(k in SCHEDULE_KEYS and fresh.config[k] != self.config[k] for k in kwargs):
+            self.__dict__.update(fresh.__dict__)              # new ᾱ: a scheduler built from the new config
+            return
+        object.__setattr__(self, "config", fresh.config)      # τ and the steps' coefficients stay valid
+        for k in kwargs:
+            if k in self.__dict__: self.__dict__[k] = fresh.__dict__[k]   # attributes that mirror an entry (DDPM's variance_type)
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, subfolder:str=None, **kwargs):
@@ -235,7 +269,15 @@ class SchedulerMixin(ConfigMixin):
     "What the schedulers share: the noise schedule ᾱ, the walk τ with each entry's neighbour, x̂_0 clipping, noise, eq. (4)."
     order = 1
     init_noise_sigma = 1.0
-    _compatibles = ["DDIMScheduler", "DDPMScheduler"]
+    _compatibles = ["DDIMScheduler", "DDPMScheduler", "DPMSolverMultistepScheduler"]   # names, as in diffusers
+
+    @property
+    def compatibles(self)->list:
+        "The scheduler classes of this package that can be built from this one's config, as diffusers' `SchedulerMixin.compatibles`."
+        import importlib
+        lib = importlib.import_module("ddim_nb")                # by name: the solver's module imports this one
+        names = sorted(set([type(self).__name__] + list(self._compatibles)))
+        return [getattr(lib, n) for n in names if n in lib.__all__]
 
     def _setup(self, cfg:dict):
         "Check the constructor arguments, store them as the read-only config, and build the noise schedule."
@@ -422,6 +464,7 @@ VARIANCE_TYPES = ("fixed_small", "fixed_large")
 
 class DDPMScheduler(SchedulerMixin):
     "DDPM's ancestral sampler with diffusers' `DDPMScheduler` interface and numbers."
+    _compatibles = ["DDIMScheduler", "DDPMScheduler"]   # not the solver: it refuses DDPM's `variance_type` (diffusers' ignores it)
     def __init__(self,
                  num_train_timesteps:int=1000,
                  beta_start:float=0.0001,
