@@ -33,11 +33,12 @@ def test_small_and_json_or_safetensors_only(name):
     assert {p.suffix for p in files} <= {".json", ".safetensors"}
 
 
-@pytest.mark.parametrize("name, cls", [("digits", UNet2DModel), ("swissroll", MLPDenoiser)])
-def test_pipeline_layout(name, cls):
+@pytest.mark.parametrize("name, cls, library", [("digits", UNet2DModel, "diffusers"), ("swissroll", MLPDenoiser, "ddim_nb")])
+def test_pipeline_layout(name, cls, library):
+    "model_index.json names diffusers' classes where ours read and write diffusers' files (the MLP is ours alone)."
     folder = pretrained_path(name)
     index = json.loads((folder / "model_index.json").read_text())
-    assert index["unet"] == ["ddim_nb", cls.__name__]
+    assert index["unet"] == [library, cls.__name__] and index["scheduler"] == ["diffusers", "DDIMScheduler"]
     assert isinstance(cls.from_pretrained(folder, subfolder="unet"), cls)
     DDIMScheduler.from_pretrained(folder)
     log = json.loads((folder / "train_log.json").read_text())
