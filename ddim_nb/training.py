@@ -39,16 +39,24 @@ def diffusion_loss(model,                      # any network with the contract m
 
 # %% ../nbs/05_training.ipynb #85d3a719
 class EMA:
-    "Exponential moving average of a model's parameters, kept in a copy of the model (`.model`)."
+    "Exponential moving average of a model's parameters with diffusers' warm-up, kept in a copy of the model (`.model`)."
     def __init__(self, model:nn.Module, decay:float=0.999):
         check_number("decay", decay, low=0, high=1)
         self.decay, self.model = decay, copy.deepcopy(model).eval().requires_grad_(False)
+        self.num_updates = 0                                  # n: updates made so far (saved in checkpoints)
+
+    def current_decay(self)->float:
+        "β_n for the next update: 0 for the first, then min(β, (1+n)/(10+n)) (diffusers' `EMAModel.get_decay`)."
+        n = self.num_updates
+        return 0.0 if n == 0 else min(self.decay, (1 + n) / (10 + n))
 
     @torch.no_grad()
     def update(self, model:nn.Module):
-        "θ̄ ← β θ̄ + (1 - β) θ, parameter by parameter; buffers copied."
-        for ema_p, p in zip(self.model.parameters(), model.parameters()): ema_p.lerp_(p.detach(), 1 - self.decay)
+        "θ̄ ← β_n θ̄ + (1 - β_n) θ, parameter by parameter; buffers copied."
+        beta = self.current_decay()
+        for ema_p, p in zip(self.model.parameters(), model.parameters()): ema_p.lerp_(p.detach(), 1 - beta)
         for ema_b, b in zip(self.model.buffers(), model.buffers()): ema_b.copy_(b)
+        self.num_updates += 1
 
 # %% ../nbs/05_training.ipynb #d35100d9
 CHECKPOINT_DIR = "checkpoint"
@@ -82,7 +90,7 @@ def save_checkpoint(out_dir,          # training folder; the checkpoint goes to 
     tensors, rest = _optimizer_to_files(optimizer)
     save_file(tensors, str(tmp / "optimizer.safetensors"))
     (tmp / "optimizer.json").write_text(json.dumps(rest, indent=1))
-    (tmp / "trainer_state.json").write_text(json.dumps({**state, "ema_decay": ema.decay}, indent=1))
+    (tmp / "trainer_state.json").write_text(json.dumps({**state, "ema_decay": ema.decay, "ema_updates": ema.num_updates}, indent=1))
     shutil.rmtree(old, ignore_errors=True)
     if final.exists(): final.rename(old)
     tmp.rename(final)                                   # the swap: the new checkpoint is complete before it appears
@@ -105,6 +113,7 @@ def load_checkpoint(out_dir, model, ema:EMA, optimizer)->dict:
     m.load_state_dict(read_weights(ck / "model", m))
     ema.model.load_state_dict(read_weights(ck / "ema", ema.model))
     optimizer.load_state_dict(_optimizer_from_files(opt_tensors, rest))
+    ema.num_updates = state.get("ema_updates", state["step"])   # older checkpoints: one update per step
     return state
 
 # %% ../nbs/05_training.ipynb #454aa7f8

@@ -34,13 +34,60 @@ def test_loss_goes_down(ptype):
 
 
 def test_ema_tracks_the_weights():
+    "β_0 = 0 copies the weights at the first update; the average then follows them."
     lin = torch.nn.Linear(1, 1, bias=False)
     torch.nn.init.zeros_(lin.weight)
     ema = EMA(lin, 0.5)
     with torch.no_grad(): lin.weight.fill_(1.0)
-    ema.update(lin); ema.update(lin)
-    assert ema.model.weight.item() == pytest.approx(0.75)
+    ema.update(lin)
+    assert ema.model.weight.item() == 1.0 and ema.num_updates == 1
+    with torch.no_grad(): lin.weight.fill_(3.0)
+    ema.update(lin)                                   # β_1 = min(0.5, 2/11) = 2/11
+    assert ema.model.weight.item() == pytest.approx(2 / 11 * 1.0 + 9 / 11 * 3.0)
     assert not ema.model.weight.requires_grad
+
+
+def test_ema_decay_schedule():
+    ema = EMA(torch.nn.Linear(1, 1), 0.999)
+    def decay(n): ema.num_updates = n; return ema.current_decay()
+    assert decay(0) == 0.0 and decay(1) == pytest.approx(2 / 11) and decay(90) == pytest.approx(91 / 100)
+    assert decay(8000) < 0.999 and decay(8990) == pytest.approx(0.999) and decay(10**6) == 0.999   # capped at β
+
+
+def test_ema_matches_diffusers_ema_model():
+    "The same averages as diffusers' EMAModel (default options) over 50 updates of changing weights."
+    training_utils = pytest.importorskip("diffusers.training_utils")
+    torch.manual_seed(0)
+    net = torch.nn.Linear(4, 3)
+    ours, theirs = EMA(net, 0.99), training_utils.EMAModel(net.parameters(), decay=0.99)
+    for k in range(50):
+        with torch.no_grad():
+            for p in net.parameters(): p.add_(torch.randn_like(p))
+        ours.update(net); theirs.step(net.parameters())
+        assert ours.current_decay() == pytest.approx(theirs.get_decay(theirs.optimization_step + 1)), k
+    for a, b in zip(ours.model.parameters(), theirs.shadow_params): torch.testing.assert_close(a, b)
+
+
+def test_a_60_step_run_saves_a_model_better_than_its_start(tmp_path):
+    """64 shipped digits, a tiny U-Net, 60 steps: the saved (EMA) model denoises held-out digits far better than the
+    initial network. Measured (seeds 0-2): held-out loss 0.97-1.19 at the start, 0.23-0.26 after; without the EMA
+    warm-up the saved model was 94% its initial weights and scored 1.10 against 1.17 (seed 0), failing this test."""
+    from ddim_nb.data import load_digits_dataset
+    from ddim_nb.pipeline import DDIMPipeline
+    train_x, test_x = load_digits_dataset("train")[0][:64], load_digits_dataset("test")[0]
+    torch.manual_seed(0)
+    net = UNet2DModel(sample_size=8, in_channels=1, out_channels=1, block_out_channels=(16, 32))
+    abar = DDIMScheduler().alphas_cumprod
+
+    @torch.no_grad()
+    def heldout_loss(m):
+        return sum(diffusion_loss(m, test_x, abar, generator=torch.Generator().manual_seed(s)).item() for s in range(4)) / 4
+
+    before = heldout_loss(net)
+    res = train(net, train_x, TrainConfig(steps=60, batch_size=32, checkpoint_every=0), out_dir=tmp_path, progress=False)
+    save_model_folder(tmp_path / "model", res.ema_model, res.scheduler)
+    after = heldout_loss(DDIMPipeline.from_pretrained(tmp_path / "model").unet)
+    assert after < 0.5 * before, (before, after)
 
 
 def test_same_seed_same_weights():
@@ -58,6 +105,7 @@ def test_resume_equals_the_uninterrupted_run(tmp_path):
     for a, b in ((straight.model, resumed.model), (straight.ema_model, resumed.ema_model)):
         assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
     assert straight.losses == resumed.losses
+    assert json.loads((tmp_path / CHECKPOINT_DIR / "trainer_state.json").read_text())["ema_updates"] == 30
 
 
 def test_checkpoint_holds_no_pickle(tmp_path):
