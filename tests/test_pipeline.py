@@ -72,7 +72,7 @@ def test_ddpm_scheduler_is_converted():
 def test_save_and_load(tmp_path, digits):
     digits.save_pretrained(tmp_path)
     index = json.loads((tmp_path / "model_index.json").read_text())
-    assert index["unet"] == ["ddim_nb", "UNet2DModel"] and index["scheduler"] == ["ddim_nb", "DDIMScheduler"]
+    assert index["unet"] == ["diffusers", "UNet2DModel"] and index["scheduler"] == ["diffusers", "DDIMScheduler"]
     again = DDIMPipeline.from_pretrained(tmp_path)
     again.set_progress_bar_config(disable=True)
     assert np.array_equal(again(batch_size=2, generator=g(2), num_inference_steps=5, output_type="np").images,
