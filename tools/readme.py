@@ -32,7 +32,7 @@ def render(nb_path=ROOT / "nbs" / "index.ipynb") -> str:
         if out: parts.append("```\n" + "".join(out).rstrip("\n") + "\n```")
     text = "\n\n".join(parts) + "\n"
     # links to chapters point at the notebooks in the repository
-    return re.sub(r"\]\(((?:exercises/)?(?:\d\d[a-z]?_[a-z0-9_]+|index|cli))\.ipynb\)", r"](nbs/\1.ipynb)", text)
+    return re.sub(r"\]\(((?:exercises/)?(?:\d\d[a-z]?_[a-z0-9_]+|index|cli|folders|checks))\.ipynb(#[^)\s]*)?\)", r"](nbs/\1.ipynb\2)", text)
 
 def test_command(readme: str) -> str:
     "The single line of the ```sh block that follows the sentence introducing the tests."
