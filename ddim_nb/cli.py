@@ -301,7 +301,7 @@ def denoising_frames(states:list,    # per step: (x_t, x0_hat), tensors (N, C, H
     return frames
 
 def save_gif(frames:list, path, ms:int=100, hold_ms:int=1500):
-    "An animated GIF of `frames`, `ms` each, the last one held for `hold_ms`; loops forever."
+    "An animated GIF of `frames`, `ms` each, the last one held for `hold_ms`; loops forever (Pillow merges identical neighbours)."
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=[ms] * (len(frames) - 1) + [hold_ms], loop=0)
 
 # %% ../nbs/cli.ipynb #30332bac
@@ -341,7 +341,7 @@ def sample_command(args)->int:
     print(f"wrote {args.n} samples ({how}) to {out} in {seconds:.1f} s")
     if gif:
         save_gif(denoising_frames(states, args.scale), gif)
-        print(f"wrote the denoising, {len(states)} frames (x_t left, predicted x_0 right), to {gif}")
+        print(f"wrote the denoising over {len(states)} steps (x_t left, predicted x_0 right) to {gif}")
     return 0
 
 def _scatter(points, path, title):

@@ -133,7 +133,7 @@ def test_sample_gif_shows_every_step(tmp_path, capsys):
     "--gif: one frame per sampling step, x_t (left) beside x̂_0 (right); the last x̂_0 is the samples written."
     gif = tmp_path / "d.gif"
     assert main(["sample", "--n", "4", "--steps", "6", "--scale", "2", "--out", str(tmp_path / "s.npy"), "--gif", str(gif), "--no-progress"]) == 0
-    assert "6 frames" in capsys.readouterr().out
+    assert "wrote the denoising over 6 steps" in capsys.readouterr().out
     im = Image.open(gif)
     assert im.format == "GIF" and im.is_animated and im.n_frames == 6
     grid_w = 2 * (2 * 9 + 1)                                        # 2×2 grid of 8×8 with 1-pixel gaps, ×2
