@@ -4,12 +4,15 @@
 
 # %% ../nbs/cli.ipynb #6c487784
 from __future__ import annotations
-import argparse, sys
+import argparse, contextlib, os, sys
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['DATASETS', 'SAMPLERS', 'load_training_data', 'default_model_spec', 'train_command', 'image_grid', 'sample_command',
-           'read_image', 'reconstruct_command', 'interpolate_command', 'build_parser', 'main']
+__all__ = ['DATASETS', 'SEED_MAX', 'DEVICES', 'PICKLED_SUFFIXES', 'SAMPLERS', 'MAX_SCALE', 'HELDOUT', 'NO_PRESET', 'TRAIN_EPILOG',
+           'FLAG_NAMES', 'load_training_data', 'default_model_spec', 'fit_model_spec', 'check_flag_int',
+           'check_flag_number', 'check_device', 'one_line', 'quiet_diffusers', 'load_pipeline', 'check_train_out',
+           'check_bf16', 'train_command', 'image_grid', 'denoising_frames', 'save_gif', 'sample_command', 'read_image',
+           'class_cycle', 'export_digits_command', 'reconstruct_command', 'interpolate_command', 'build_parser', 'main']
 
 # %% ../nbs/cli.ipynb #55dc4a3a
 DATASETS = ("digits", "swiss_roll", "two_moons", "eight_gaussians", "checkerboard", "mnist", "fashion_mnist", "cifar10", "folder")
@@ -46,9 +49,162 @@ def default_model_spec(example)->dict:
                 layers_per_block=1, down_block_types=("DownBlock2D",) * (len(chs) - 1) + ("AttnDownBlock2D",),
                 up_block_types=("AttnUpBlock2D",) + ("UpBlock2D",) * (len(chs) - 1), attention_head_dim=None, norm_num_groups=8)
 
+# %% ../nbs/cli.ipynb #5073bff6
+def fit_model_spec(spec:dict,          # a network spec: a preset's `model` entry, or `default_model_spec`'s
+                   example,            # one training example: (C, H, W) for images, (D,) for points
+                   name:str="--preset",# what the spec came from, for the messages (e.g. "--preset digits")
+                  )->tuple:            # (the spec with the data's size and channels, a note for the user or None)
+    "`spec` with sample_size and channels taken from the data; refuses data the network cannot take, naming the flag."
+    spec, was = dict(spec), dict(spec)
+    if example.ndim == 1:                                        # points
+        if spec.get("cls") != "MLPDenoiser":
+            raise ValueError(f"{name} trains a U-Net on images, but --dataset gives {example.shape[0]}-D points: pick an image --dataset or another --preset")
+        spec["in_channels"] = example.shape[0]
+        return spec, (None if was.get("in_channels") == example.shape[0] else
+                      f"note: the network of {name} takes {was.get('in_channels')}-D points; using {example.shape[0]}-D from the data")
+    if spec.get("cls") == "MLPDenoiser":
+        raise ValueError(f"{name} trains an MLP on points, but --dataset gives images {tuple(example.shape)}: pick a point --dataset or another --preset")
+    c, h, w = example.shape
+    if h != w: raise ValueError(f"images must be square for the U-Net, got {h}×{w}: pass --image-size N to resize them")
+    levels = len(spec.get("block_out_channels", (0,)))
+    if h % 2 ** (levels - 1):
+        raise ValueError(f"the U-Net of {name} has {levels} levels, so the image size must be a multiple of "
+                         f"{2 ** (levels - 1)}, got {h}: pass --image-size N to resize the images")
+    spec.update(sample_size=h, in_channels=c, out_channels=c)
+    if all(was.get(k) == spec[k] for k in ("sample_size", "in_channels")): return spec, None
+    size, ch = was.get("sample_size"), was.get("in_channels")
+    return spec, (f"note: the network of {name} is for {size}×{size}×{ch} images; training it on the data's {h}×{h}×{c} "
+                  f"(pass --image-size {size} to resize the images to the preset's size instead)")
+
+# %% ../nbs/cli.ipynb #6e33f7ad
+def check_flag_int(flag:str,      # the option as the user types it, e.g. "--steps"
+                   value,         # its parsed value (None: not given, nothing to check)
+                   low:int=None,  # smallest allowed value (None: no bound)
+                   high:int=None, # largest allowed value (None: no bound)
+                  ):
+    "Refuse an integer option outside [low, high] with one line naming the flag."
+    if value is not None and ((low is not None and value < low) or (high is not None and value > high)):
+        rng = f">= {low}" if high is None else f"<= {high}" if low is None else f"between {low} and {high}"
+        raise ValueError(f"{flag} must be {rng}, got {value}")
+    return value
+
+def check_flag_number(flag:str, value, low:float=0.0, low_open:bool=False):
+    "Refuse a real-valued option that is NaN, infinite or below `low` (or equal to it, if `low_open`)."
+    import math
+    if value is not None and (not math.isfinite(value) or value < low or (low_open and value == low)):
+        raise ValueError(f"{flag} must be a finite number {'>' if low_open else '>='} {low}, got {value}")
+    return value
+
+SEED_MAX = 2 ** 63 - 1        # torch.Generator.manual_seed takes up to 2**64 - 1; a signed 64-bit value is enough
+
+# %% ../nbs/cli.ipynb #5151b326
+DEVICES = "cpu, cuda, cuda:N (N = 0, 1, …), mps"
+
+def check_device(value:str=None,     # what --device says (None: the command's default)
+                 flag:str="--device",
+                )->str:              # `value`, known to work here
+    "Refuse a device torch does not know or this machine does not have, with one line saying what is allowed."
+    if value is None: return None
+    import torch
+    try: dev = torch.device(value)
+    except (RuntimeError, ValueError, TypeError): dev = None
+    if dev is None or dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"{flag} {value!r} is not a device: allowed values are {DEVICES}")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            why = "this torch is built without CUDA" if torch.version.cuda is None else "torch finds no GPU"
+            raise ValueError(f"{flag} {value}: CUDA is not available on this machine ({why}): use {flag} cpu")
+        n = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= n:
+            raise ValueError(f"{flag} {value}: this machine has {n} CUDA device{'s' * (n != 1)} (cuda:0 … cuda:{n - 1})")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError(f"{flag} mps: Apple's MPS is not available on this machine: use {flag} cpu")
+    return value
+
+# %% ../nbs/cli.ipynb #634f2265
+def one_line(e:BaseException)->str:
+    "An exception's message on one line (whitespace, newlines included, collapsed)."
+    return " ".join(str(e).split()) or type(e).__name__
+
+@contextlib.contextmanager
+def quiet_diffusers():
+    "Silence diffusers' logger while a folder loads: without `accelerate`, each diffusers-format UNet prints a 5-line warning."
+    old_env = os.environ.get("DIFFUSERS_VERBOSITY")
+    os.environ["DIFFUSERS_VERBOSITY"] = "error"                 # diffusers reads it when it is first imported
+    lg = sys.modules.get("diffusers.utils.logging")
+    old_level = lg.get_verbosity() if lg else None
+    if lg: lg.set_verbosity_error()
+    try: yield
+    finally:
+        if old_env is None: os.environ.pop("DIFFUSERS_VERBOSITY", None)
+        else: os.environ["DIFFUSERS_VERBOSITY"] = old_env
+        now = sys.modules.get("diffusers.utils.logging")
+        if now: now.set_verbosity(old_level if old_level is not None else now.log_levels.get(old_env or "warning", now.WARNING))
+
+# %% ../nbs/cli.ipynb #41ad5d68
+PICKLED_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+
+def load_pipeline(model:str,       # --model: a shipped name or a pipeline folder
+                  device=None,     # --device, already checked
+                 ):
+    "`DDIMPipeline.from_pretrained` for the command line: every failure is one ValueError naming --model."
+    from ddim_nb.pipeline import DDIMPipeline
+    unet = Path(model) / "unet"
+    pickled = sorted(p.name for p in unet.glob("*") if p.suffix in PICKLED_SUFFIXES) if unet.is_dir() else []
+    if pickled and not any(unet.glob("*.safetensors")):
+        raise ValueError(f"--model {model}: unet/{pickled[0]} holds pickled PyTorch weights, which ddim-nb never loads "
+                         "(unpickling a file can run any code in it); convert them once, where you trust the file: "
+                         f"python -c \"from diffusers import UNet2DModel; UNet2DModel.from_pretrained('{unet}', "
+                         f"use_safetensors=False).save_pretrained('{unet}')\" (writes diffusion_pytorch_model.safetensors)")
+    try:
+        with quiet_diffusers(): return DDIMPipeline.from_pretrained(model, device=device)
+    except (ValueError, TypeError, KeyError, OSError, ImportError, RuntimeError) as e:   # OSError: FileNotFoundError too
+        raise ValueError(f"--model {model}: {one_line(e)}") from None
+
+# %% ../nbs/cli.ipynb #9bbfbad4
+def _check_output_path(out, suffixes, flag:str="--out")->Path:
+    "Fail before any work if `out` has the wrong suffix or cannot be written."
+    out = Path(out)
+    if out.suffix.lower() not in suffixes:
+        raise ValueError(f"{flag} must end in {' or '.join(suffixes)}, got {out.name!r}")
+    if out.is_dir(): raise ValueError(f"{flag} {out} is a folder: name a file")
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.is_dir(): raise FileNotFoundError(f"cannot write {out}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise PermissionError(f"cannot write {out}: permission denied")
+    return out
+
+# %% ../nbs/cli.ipynb #1f431164
+def check_train_out(out,             # --out: the run's folder
+                    resume:bool,     # --resume
+                    force:bool,      # --force
+                   )->Path:
+    "Refuse a file, a folder that cannot be made, and an existing non-empty folder unless --resume or --force says what to do."
+    from ddim_nb.training import CHECKPOINT_DIR
+    out = Path(out)
+    if resume and force:
+        raise ValueError("--resume and --force contradict each other: --resume continues the run in --out, --force starts a new one over it")
+    if out.exists() and not out.is_dir(): raise ValueError(f"--out {out} is a file, not a folder: name a folder for the run")
+    if resume and not (out / CHECKPOINT_DIR).is_dir():
+        raise ValueError(f"--resume: there is no checkpoint to resume from in {out} (no {CHECKPOINT_DIR}/ in it): leave out --resume to start a new run")
+    if not resume and not force and out.is_dir() and any(out.iterdir()):
+        raise ValueError(f"--out {out} already exists and is not empty: pass --resume to continue its run, or --force to train a new model over it")
+    base = out
+    while not base.exists(): base = base.parent                   # the folder the run's folder will be made in
+    if not base.is_dir(): raise ValueError(f"--out {out}: {base} is a file, so the folder cannot be made")
+    if not os.access(base, os.W_OK): raise PermissionError(f"--out {out}: cannot write in {base}: permission denied")
+    return out
+
+def check_bf16(device=None):
+    "Refuse --bf16 unless training will run on CUDA."
+    import torch
+    if not torch.cuda.is_available():
+        raise ValueError("--bf16 needs CUDA, which this machine does not have: leave out --bf16 (on the CPU training runs in float32)")
+    if device is not None and not str(device).startswith("cuda"): raise ValueError(f"--bf16 needs a CUDA device, got --device {device}")
+
 # %% ../nbs/cli.ipynb #6deabb39
 def train_command(args)->int:
-    "Run `ddim-nb train` with parsed arguments."
+    "Run `ddim-nb train` with parsed arguments: every option is checked before the data are read."
     import json, torch
     from dataclasses import asdict
     from ddim_nb.training import preset, build_model, TrainConfig, train, init_distributed
@@ -59,18 +215,36 @@ def train_command(args)->int:
     if args.old_steps is not None:                           # the old spelling, before --train-steps
         print("ddim-nb train: --steps is deprecated here, use --train-steps (optimizer steps)", file=sys.stderr)
         if args.train_steps is None: args.train_steps = args.old_steps
+    for flag, value, low in (("--train-steps", args.train_steps, 1), ("--batch-size", args.batch_size, 1),
+                             ("--checkpoint-every", args.checkpoint_every, 0), ("--image-size", args.image_size, 1)):
+        check_flag_int(flag, value, low)
+    check_flag_int("--seed", args.seed, 0, SEED_MAX)
+    check_flag_number("--lr", args.lr, low=0, low_open=True)
+    if dataset != "folder":
+        for flag, value in (("--image-size", args.image_size), ("--channels", args.channels)):
+            if value is not None: raise ValueError(f"{flag} applies to --dataset folder only, not --dataset {dataset}")
+    if args.data_dir is not None:
+        if dataset not in ("mnist", "fashion_mnist", "cifar10", "folder"):
+            raise ValueError(f"--data-dir is not used by --dataset {dataset} (its data ship with the package or are generated)")
+        if not Path(args.data_dir).is_dir(): raise ValueError(f"--data-dir {args.data_dir} is not a folder")
+    device = check_device(args.device)
+    if args.bf16: check_bf16(device)
+    out = check_train_out(args.out or Path("runs") / (args.preset or dataset), args.resume, args.force)
     overrides = {k: v for k, v in dict(steps=args.train_steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                                        checkpoint_every=args.checkpoint_every).items() if v is not None}
     cfg = TrainConfig(**{**spec["config"], **overrides, "bf16": args.bf16, "compile": args.compile})
-    data = load_training_data(dataset, args.data_dir, args.image_size, args.channels, seed=cfg.seed)
+    try: data = load_training_data(dataset, args.data_dir, args.image_size, args.channels or 1, seed=cfg.seed)
+    except ValueError as e: raise ValueError(str(e).replace("pass size= ", "pass --image-size N ")) from None
     if data.ndim == 2 and "clip_sample" not in spec["config"]:   # points are not confined to [-1, 1] like pixels
         cfg = TrainConfig(**{**asdict(cfg), "clip_sample": False})
-    model_spec = spec["model"] if spec["model"] is not None else default_model_spec(data[0])
+    if spec["model"] is None: model_spec = default_model_spec(data[0])
+    else:
+        model_spec, note = fit_model_spec(spec["model"], data[0], f"--preset {args.preset}")
+        if note: print(note, file=sys.stderr)
     torch.manual_seed(cfg.seed)                               # the initial weights
     model = build_model(model_spec)
-    out = Path(args.out or Path("runs") / (args.preset or dataset))
-    rank = init_distributed(args.device)[0]
-    res = train(model, data, cfg, out_dir=out, resume=args.resume, device=args.device, progress=not args.no_progress)
+    rank = init_distributed(device)[0]
+    res = train(model, data, cfg, out_dir=out, resume=args.resume, device=device, progress=not args.no_progress)
     if rank == 0:
         save_model_folder(out, res.ema_model, res.scheduler)
         (out / "train_config.json").write_text(json.dumps({"dataset": dataset, "model": model_spec, "config": asdict(cfg)}, indent=1) + "\n")
@@ -110,43 +284,65 @@ def image_grid(images,          # (N, H, W, C) floats in [0, 1]
     im = Image.fromarray(grid[..., 0], mode="L") if c == 1 else Image.fromarray(grid)
     return im.resize((im.width * scale, im.height * scale), Image.NEAREST)
 
-# %% ../nbs/cli.ipynb #9bbfbad4
-def _check_output_path(out, suffixes)->Path:
-    "Fail before any work if `out` has the wrong suffix or cannot be written."
-    import os
-    out = Path(out)
-    if out.suffix.lower() not in suffixes:
-        raise ValueError(f"--out must end in {' or '.join(suffixes)}, got {out.name!r}")
-    folder = out.parent if str(out.parent) else Path(".")
-    if not folder.is_dir(): raise FileNotFoundError(f"cannot write {out}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
-        raise PermissionError(f"cannot write {out}: permission denied")
-    return out
+# %% ../nbs/cli.ipynb #279bbad5
+def denoising_frames(states:list,    # per step: (x_t, x0_hat), tensors (N, C, H, W) in the model's [-1, 1] range
+                     scale:int=4,    # enlarge each pixel this many times
+                    )->list:         # one PIL image per step
+    "Frames of the denoising: the grid of x_t (left) beside the grid of x̂_0 (right), a progress bar underneath."
+    from PIL import Image, ImageDraw
+    to01 = lambda x: (x.float().cpu() / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).numpy()   # NCHW [-1, 1] → NHWC [0, 1]
+    frames = []
+    for k, (x_t, x0_hat) in enumerate(states):
+        left, right = image_grid(to01(x_t), scale=scale), image_grid(to01(x0_hat), scale=scale)
+        gap, bar = 4 * scale, 2 * scale
+        im = Image.new(left.mode, (2 * left.width + gap, left.height + 2 * bar), "white")
+        im.paste(left, (0, 0)); im.paste(right, (left.width + gap, 0))
+        ImageDraw.Draw(im).rectangle([0, left.height + bar // 2, round(im.width * (k + 1) / len(states)) - 1, left.height + bar + bar // 2 - 1], fill="black")
+        frames.append(im)
+    return frames
+
+def save_gif(frames:list, path, ms:int=100, hold_ms:int=1500):
+    "An animated GIF of `frames`, `ms` each, the last one held for `hold_ms`; loops forever (Pillow merges identical neighbours)."
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=[ms] * (len(frames) - 1) + [hold_ms], loop=0)
 
 # %% ../nbs/cli.ipynb #30332bac
 SAMPLERS = {"ddim": "DDIM", "dpmsolver++": "DPM-Solver++(2M)"}   # --scheduler NAME: what it runs
+MAX_SCALE = 64                                                  # --scale: larger grids of 64 digits pass 4,600 pixels a side
 
 def sample_command(args)->int:
     "Run `ddim-nb sample` with parsed arguments."
     import time, numpy as np, torch
-    from ddim_nb.pipeline import DDIMPipeline
     out = _check_output_path(args.out, (".png", ".npy"))
-    if args.n < 1: raise ValueError(f"--n must be >= 1, got {args.n}")
-    pipe = DDIMPipeline.from_pretrained(args.model, device=args.device)
+    gif = _check_output_path(args.gif, (".gif",), "--gif") if args.gif else None
+    check_flag_int("--n", args.n, 1); check_flag_int("--steps", args.steps, 1)
+    check_flag_int("--scale", args.scale, 1, MAX_SCALE); check_flag_int("--seed", args.seed, 0, SEED_MAX)
+    check_flag_number("--eta", args.eta, low=0)
+    if args.scheduler != "ddim" and (args.eta != 0 or args.sigma_hat):
+        raise ValueError(f"--eta and --sigma-hat are DDIM's options: leave them out with --scheduler {args.scheduler}")
+    if args.sigma_hat and args.eta != 0: raise ValueError("--sigma-hat sets the noise itself: give --sigma-hat or --eta, not both")
+    pipe = load_pipeline(args.model, check_device(args.device))
+    check_flag_int("--steps", args.steps, 1, pipe.scheduler.config.num_train_timesteps)
+    points = len(pipe.sample_shape(1)) == 2
+    if gif and points: raise ValueError(f"--gif needs an image model; {args.model!r} samples points")
     if args.scheduler != "ddim":                              # the pipeline samples with DDIM unless its scheduler is swapped
         from ddim_nb.solvers import DPMSolverMultistepScheduler
         pipe.scheduler = DPMSolverMultistepScheduler.from_config(pipe.scheduler.config, algorithm_type=args.scheduler)
     pipe.set_progress_bar_config(disable=args.no_progress)
+    states = []
+    keep = (lambda i, t, x_t, x0_hat: states.append((x_t.cpu(), x0_hat.cpu()))) if gif else None
     t0 = time.time()
     x = pipe(batch_size=args.n, generator=torch.Generator().manual_seed(args.seed), eta=args.eta, sigma_hat=args.sigma_hat,
-             num_inference_steps=args.steps, output_type="np").images
+             num_inference_steps=args.steps, output_type="np", callback=keep).images
     seconds = time.time() - t0
     how = f"{args.steps} {SAMPLERS[args.scheduler]} steps" + ((", sigma_hat" if args.sigma_hat else f", eta={args.eta}")
                                                           if args.scheduler == "ddim" else "")
     if out.suffix.lower() == ".npy": np.save(out, x)
-    elif x.ndim == 4: image_grid(x, scale=args.scale).save(out)
+    elif not points: image_grid(x, scale=args.scale).save(out)
     else: _scatter(x, out, f"{args.model}: {args.n} samples, " + how.replace("eta=", "η = ").replace("sigma_hat", "σ̂"))
     print(f"wrote {args.n} samples ({how}) to {out} in {seconds:.1f} s")
+    if gif:
+        save_gif(denoising_frames(states, args.scale), gif)
+        print(f"wrote the denoising over {len(states)} steps (x_t left, predicted x_0 right) to {gif}")
     return 0
 
 def _scatter(points, path, title):
@@ -171,12 +367,41 @@ def read_image(path, channels:int, size:int):
     t = torch.from_numpy(a)
     return (t[None, None] if channels == 1 else t.permute(2, 0, 1)[None]).contiguous()
 
+# %% ../nbs/cli.ipynb #f262982d
+HELDOUT = ("digits", "mnist")        # --dataset of `ddim-nb export-digits`: the shipped 8×8 digits, the shipped 28×28 MNIST
+
+def class_cycle(labels)->list:
+    "Indices that cycle through the classes (0, 1, …, 9, 0, 1, …), each class's examples in their order."
+    by = {int(c): (labels == c).nonzero().flatten().tolist() for c in labels.unique()}
+    order, k = [], 0
+    while len(order) < len(labels):
+        order += [by[c][k] for c in sorted(by) if k < len(by[c])]
+        k += 1
+    return order
+
+def export_digits_command(args)->int:
+    "Run `ddim-nb export-digits`: write held-out shipped digits as PNG files, one of each class in turn."
+    from PIL import Image
+    from ddim_nb import data
+    out = Path(args.out)
+    if out.exists() and not out.is_dir(): raise ValueError(f"--out {out} is a file, not a folder")
+    images, labels = (data.load_digits_dataset if args.dataset == "digits" else data.load_mnist_dataset)("test")
+    check_flag_int("--n", args.n, 1, len(labels))
+    out.mkdir(parents=True, exist_ok=True)
+    names = []
+    for k, i in enumerate(class_cycle(labels)[:args.n]):
+        pixels = ((images[i, 0] + 1) * 127.5).round().clamp(0, 255).byte().numpy()       # [-1, 1] → 0..255
+        names.append(f"{args.dataset}-{k:03d}-label{int(labels[i])}.png")
+        Image.fromarray(pixels, mode="L").save(out / names[-1])
+    size = images.shape[-1]
+    print(f"wrote {len(names)} held-out {args.dataset} ({size}×{size}) to {out}: {names[0]}" + (f" … {names[-1]}" if len(names) > 1 else ""))
+    return 0
+
 # %% ../nbs/cli.ipynb #9b07e4a2
 def _image_pipeline(model, device):
-    from ddim_nb.pipeline import DDIMPipeline
-    pipe = DDIMPipeline.from_pretrained(model, device=device)
-    if pipe.unet.config.sample_size is None or getattr(pipe.unet.config, "hidden", None) is not None:
-        raise ValueError(f"{model!r} samples points, not images: reconstruct and interpolate need an image model")
+    pipe = load_pipeline(model, check_device(device))
+    if len(pipe.sample_shape(1)) == 2:
+        raise ValueError(f"--model {model!r} samples points, not images: reconstruct and interpolate need an image model")
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -185,7 +410,9 @@ def reconstruct_command(args)->int:
     import torch
     from ddim_nb.inversion import reconstruct
     out = _check_output_path(args.out, (".png",))
+    check_flag_int("--steps", args.steps, 1); check_flag_int("--scale", args.scale, 1, MAX_SCALE)
     pipe = _image_pipeline(args.model, args.device)
+    check_flag_int("--steps", args.steps, 1, pipe.scheduler.config.num_train_timesteps)
     c, s = pipe.unet.config.in_channels, pipe.unet.config.sample_size
     x0 = read_image(args.image, c, s)
     rec = reconstruct(pipe, x0, args.steps)
@@ -200,9 +427,12 @@ def interpolate_command(args)->int:
     import numpy as np, torch
     from ddim_nb.inversion import slerp, lerp, ode_pipeline, ddim_invert
     out = _check_output_path(args.out, (".png", ".gif", ".npy"))
-    if args.frames < 2: raise ValueError(f"--frames must be >= 2, got {args.frames}")
+    check_flag_int("--frames", args.frames, 2, 1000)
+    check_flag_int("--steps", args.steps, 1); check_flag_int("--scale", args.scale, 1, MAX_SCALE)
     if (args.seeds is None) == (args.images is None): raise ValueError("give exactly one of --seeds A B or --images A.png B.png")
+    for seed in args.seeds or (): check_flag_int("--seeds", seed, 0, SEED_MAX)
     pipe = _image_pipeline(args.model, args.device)
+    check_flag_int("--steps", args.steps, 1, pipe.scheduler.config.num_train_timesteps)
     c, s = pipe.unet.config.in_channels, pipe.unet.config.sample_size
     if args.seeds is not None:
         x_a, x_b = (torch.randn(1, c, s, s, generator=torch.Generator().manual_seed(k)) for k in args.seeds)
@@ -223,80 +453,116 @@ def interpolate_command(args)->int:
     return 0
 
 # %% ../nbs/cli.ipynb #fbcbf34f
+class _Parser(argparse.ArgumentParser):
+    "argparse, but a usage error is one line (no usage block), with the pointer to --help."
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    "Keeps the line breaks of descriptions and epilogs (the examples)."
+
+NO_PRESET = dict(steps=2000, batch_size=128, lr=2e-3, seed=0, checkpoint_every=500)   # TrainConfig's defaults (a test keeps them in sync)
+
+TRAIN_EPILOG = """\
+quick run (a few minutes on a laptop CPU; the full preset runs 4,000 steps):
+  ddim-nb train --preset digits --train-steps 1000 --out runs/quick
+  ddim-nb sample --model runs/quick --out quick.png"""
+
 def build_parser()->argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ddim-nb", description="Denoising Diffusion Implicit Models: train and sample.")
+    from ddim_nb import __version__
+    p = _Parser(prog="ddim-nb", description="Denoising Diffusion Implicit Models: train and sample.", formatter_class=_HelpFormatter)
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    t = sub.add_parser("train", help="train a noise-prediction network (a shipped preset, or your own data)",
-                       description="Train with the DDPM objective (eq. 5). Under torchrun, trains with DDP on every process. "
-                                   "Example: ddim-nb train --preset digits")
-    t.add_argument("--preset", choices=["digits", "mnist", "swissroll"], help="reproduce a shipped model (data, network and settings)")
+    add = lambda name, **kw: sub.add_parser(name, formatter_class=_HelpFormatter, **kw)
+    t = add("train", help="train a noise-prediction network (a shipped preset, or your own data)", epilog=TRAIN_EPILOG,
+            description="Train with the DDPM objective (eq. 5). Under torchrun, trains with DDP on every process.")
+    t.add_argument("--preset", choices=["digits", "mnist", "swissroll"], help="reproduce a shipped model: its data, network and settings (default: none)")
     t.add_argument("--dataset", choices=DATASETS, help="what to train on (default: the preset's)")
-    t.add_argument("--data-dir", help="folder holding the data files (fashion_mnist, cifar10, folder; for mnist, the full IDX files instead of the 9,000 shipped digits)")
-    t.add_argument("--image-size", type=int, help="resize images to this size (folder)")
-    t.add_argument("--channels", type=int, default=1, choices=[1, 3], help="1 (gray) or 3 (RGB) for --dataset folder")
-    t.add_argument("--train-steps", type=int, help="optimizer steps in total")
+    t.add_argument("--data-dir", help="folder holding the data files (fashion_mnist, cifar10, folder; for mnist, the full IDX files instead of the 9,000 shipped digits) (default: none)")
+    t.add_argument("--image-size", type=int, help="resize the images to this size, --dataset folder only (default: keep their size)")
+    t.add_argument("--channels", type=int, choices=[1, 3], help="1 (gray) or 3 (RGB), --dataset folder only (default: 1)")
+    t.add_argument("--train-steps", type=int, help=f"optimizer steps in total (default: the preset's, else {NO_PRESET['steps']})")
     t.add_argument("--steps", type=int, dest="old_steps", help=argparse.SUPPRESS)   # deprecated spelling of --train-steps
-    t.add_argument("--batch-size", type=int, help="examples per step (per process)")
-    t.add_argument("--lr", type=float, help="AdamW learning rate")
-    t.add_argument("--seed", type=int, help="seed for the weights, the batches and the noise")
-    t.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (0: only at the end)")
-    t.add_argument("--out", help="output folder (default: runs/PRESET or runs/DATASET)")
-    t.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
-    t.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: CUDA if available)")
-    t.add_argument("--bf16", action="store_true", help="bf16 autocast (CUDA only)")
-    t.add_argument("--compile", action="store_true", help="torch.compile the network")
-    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--batch-size", type=int, help=f"examples per step, per process (default: the preset's, else {NO_PRESET['batch_size']})")
+    t.add_argument("--lr", type=float, help=f"AdamW learning rate (default: the preset's, else {NO_PRESET['lr']})")
+    t.add_argument("--seed", type=int, help=f"seed for the weights, the batches and the noise (default: the preset's, else {NO_PRESET['seed']})")
+    t.add_argument("--checkpoint-every", type=int, help=f"steps between checkpoints, 0: only at the end (default: {NO_PRESET['checkpoint_every']})")
+    t.add_argument("--out", help="the run's folder (default: runs/PRESET or runs/DATASET)")
+    t.add_argument("--resume", action="store_true", help="continue the run whose checkpoint is in --out (default: off)")
+    t.add_argument("--force", action="store_true", help="train a new model into an --out that already holds something (default: off)")
+    t.add_argument("--device", help=f"{DEVICES} (default: cuda if available, else cpu)")
+    t.add_argument("--bf16", action="store_true", help="bf16 autocast, CUDA only (default: off)")
+    t.add_argument("--compile", action="store_true", help="torch.compile the network (default: off)")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar (default: off)")
     t.set_defaults(func=train_command)
-    s = sub.add_parser("sample", help="sample from a shipped model or a saved pipeline folder",
-                       description="Sample with DDIM. Example: ddim-nb sample --out samples.png")
-    s.add_argument("--model", default="digits", help="a shipped model ('digits', 'swissroll') or a pipeline folder (default: digits)")
-    s.add_argument("--steps", type=int, default=50, help="sampling steps S, one network call each (default 50)")
+    s = add("sample", help="sample from a shipped model or a saved pipeline folder",
+            description="Sample with DDIM. Example: ddim-nb sample --out samples.png --gif denoising.gif")
+    s.add_argument("--model", default="digits", help="a shipped model ('digits', 'swissroll') or a pipeline folder (default: %(default)s)")
+    s.add_argument("--steps", type=int, default=50, help="sampling steps S, one network call each (default: %(default)s)")
     s.add_argument("--scheduler", choices=list(SAMPLERS), default="ddim",
-                   help="ddim (default), or dpmsolver++: DPM-Solver++(2M), the second-order solver of the beyond-DDIM chapter")
-    s.add_argument("--eta", type=float, default=0.0, help="η: 0 is deterministic DDIM, 1 is DDPM's noise (default 0; ddim only)")
-    s.add_argument("--sigma-hat", action="store_true", help="the paper's larger noise σ̂ instead of η (ddim only)")
-    s.add_argument("--n", type=int, default=64, help="how many samples (default 64)")
-    s.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
-    s.add_argument("--device", default=None, help="cpu, cuda, ... (default: CPU)")
-    s.add_argument("--out", default="samples.png", help="output file: .png (a grid, or a scatter plot for points) or .npy")
-    s.add_argument("--scale", type=int, default=4, help="enlarge each pixel of the PNG grid this many times (default 4)")
-    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+                   help="ddim, or dpmsolver++: DPM-Solver++(2M), the second-order solver of the beyond-DDIM chapter (default: %(default)s)")
+    s.add_argument("--eta", type=float, default=0.0, help="η: 0 is deterministic DDIM, 1 is DDPM's noise; ddim only (default: %(default)s)")
+    s.add_argument("--sigma-hat", action="store_true", help="the paper's larger noise σ̂ instead of η; ddim only (default: off)")
+    s.add_argument("--n", type=int, default=64, help="how many samples (default: %(default)s)")
+    s.add_argument("--seed", type=int, default=0, help="seed of the noise (default: %(default)s)")
+    s.add_argument("--device", default=None, help=f"{DEVICES} (default: cpu)")
+    s.add_argument("--out", default="samples.png", help="output file: .png (a grid, or a scatter plot for points) or .npy (default: %(default)s)")
+    s.add_argument("--gif", default=None, metavar="PATH", help="also write the denoising as an animated GIF: x_t (left) and the predicted x_0 (right) at every step (default: none)")
+    s.add_argument("--scale", type=int, default=4, help="enlarge each pixel of the PNG grid and the GIF this many times (default: %(default)s)")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar (default: off)")
     s.set_defaults(func=sample_command)
-    r = sub.add_parser("reconstruct", help="encode an image into its latent x_T and decode it back, printing the error",
-                       description="DDIM inversion and back. Example: ddim-nb reconstruct digit.png --out recon.png")
+    r = add("reconstruct", help="encode an image into its latent x_T and decode it back, printing the error",
+            description="DDIM inversion and back. Example: ddim-nb export-digits --out heldout && ddim-nb reconstruct heldout/digits-000-label0.png")
     r.add_argument("image", help="an image file of the model's size (8×8 for the digits model)")
-    r.add_argument("--model", default="digits", help="a shipped image model or a pipeline folder (default: digits)")
-    r.add_argument("--steps", type=int, default=50, help="DDIM steps each way (default 50)")
-    r.add_argument("--out", default="reconstruction.png", help="PNG with the original and the reconstruction side by side")
-    r.add_argument("--scale", type=int, default=8, help="enlarge each pixel this many times (default 8)")
-    r.add_argument("--device", default=None, help="cpu, cuda, ... (default: CPU)")
+    r.add_argument("--model", default="digits", help="a shipped image model or a pipeline folder (default: %(default)s)")
+    r.add_argument("--steps", type=int, default=50, help="DDIM steps each way (default: %(default)s)")
+    r.add_argument("--out", default="reconstruction.png", help="PNG with the original and the reconstruction side by side (default: %(default)s)")
+    r.add_argument("--scale", type=int, default=8, help="enlarge each pixel this many times (default: %(default)s)")
+    r.add_argument("--device", default=None, help=f"{DEVICES} (default: cpu)")
     r.set_defaults(func=reconstruct_command)
-    i = sub.add_parser("interpolate", help="interpolate between two seeds or two encoded images",
-                       description="Slerp (or lerp) between two latents x_T and decode every frame with DDIM. "
-                                   "Example: ddim-nb interpolate --seeds 0 1 --frames 9 --out interp.gif")
-    i.add_argument("--seeds", type=int, nargs=2, metavar=("A", "B"), help="two noise seeds")
-    i.add_argument("--images", nargs=2, metavar=("A.png", "B.png"), help="two image files of the model's size (encoded first)")
-    i.add_argument("--frames", type=int, default=9, help="frames including both ends (default 9)")
-    i.add_argument("--method", choices=["slerp", "lerp"], default="slerp", help="spherical (default) or linear interpolation")
-    i.add_argument("--model", default="digits", help="a shipped image model or a pipeline folder (default: digits)")
-    i.add_argument("--steps", type=int, default=50, help="DDIM steps (default 50)")
-    i.add_argument("--out", default="interpolation.png", help="output: .png (a row of frames), .gif (an animation) or .npy")
-    i.add_argument("--scale", type=int, default=4, help="enlarge each pixel this many times (default 4)")
-    i.add_argument("--device", default=None, help="cpu, cuda, ... (default: CPU)")
+    i = add("interpolate", help="interpolate between two seeds or two encoded images",
+            description="Slerp (or lerp) between two latents x_T and decode every frame with DDIM. "
+                        "Example: ddim-nb interpolate --seeds 0 1 --frames 9 --out interp.gif")
+    i.add_argument("--seeds", type=int, nargs=2, metavar=("A", "B"), help="two noise seeds (default: none; give --seeds or --images)")
+    i.add_argument("--images", nargs=2, metavar=("A.png", "B.png"), help="two image files of the model's size, encoded first (default: none)")
+    i.add_argument("--frames", type=int, default=9, help="frames including both ends (default: %(default)s)")
+    i.add_argument("--method", choices=["slerp", "lerp"], default="slerp", help="spherical or linear interpolation (default: %(default)s)")
+    i.add_argument("--model", default="digits", help="a shipped image model or a pipeline folder (default: %(default)s)")
+    i.add_argument("--steps", type=int, default=50, help="DDIM steps (default: %(default)s)")
+    i.add_argument("--out", default="interpolation.png", help="output: .png (a row of frames), .gif (an animation) or .npy (default: %(default)s)")
+    i.add_argument("--scale", type=int, default=4, help="enlarge each pixel this many times (default: %(default)s)")
+    i.add_argument("--device", default=None, help=f"{DEVICES} (default: cpu)")
     i.set_defaults(func=interpolate_command)
+    e = add("export-digits", help="write held-out shipped digits as PNG files, e.g. to try reconstruct on",
+            description="Write digits from the shipped held-out test split (never trained on) as PNG files, cycling "
+                        "through the classes. Example: ddim-nb export-digits --out heldout --n 10")
+    e.add_argument("--out", default="heldout", help="folder for the PNG files, made if needed (default: %(default)s)")
+    e.add_argument("--n", type=int, default=10, help="how many digits; 10 gives one of each class (default: %(default)s)")
+    e.add_argument("--dataset", choices=HELDOUT, default="digits", help="digits: 8×8, for the digits model; mnist: 28×28 (default: %(default)s)")
+    e.set_defaults(func=export_digits_command)
     return p
 
 # %% ../nbs/cli.ipynb #c3513b18
+FLAG_NAMES = {"sample": {"`num_inference_steps`": "--steps", "`eta`": "--eta", "`sigma_hat`": "--sigma-hat", "`batch_size`": "--n"},
+              "train": {"`steps`": "--train-steps", "`batch_size`": "--batch-size", "`lr`": "--lr", "`seed`": "--seed",
+                        "`checkpoint_every`": "--checkpoint-every", "pass size=": "pass --image-size N"},
+              "reconstruct": {"`num_inference_steps`": "--steps"}, "interpolate": {"`num_inference_steps`": "--steps"}}
+
 def main(argv=None)->int:
     "Entry point of the `ddim-nb` command; returns the exit status."
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)                   # a bad option: one line on stderr and exit status 2
     if args.command is None: parser.print_help(); return 2
     try: return args.func(args)
     except KeyboardInterrupt:
         print("ddim-nb: interrupted", file=sys.stderr); return 130
-    except (ValueError, TypeError, FileNotFoundError, NotADirectoryError, PermissionError, ImportError, FloatingPointError) as e:
-        print(f"ddim-nb {args.command}: error: {e}", file=sys.stderr); return 1
+    except Exception as e:                           # no traceback reaches the user; DDIM_NB_DEBUG=1 shows it
+        if os.environ.get("DDIM_NB_DEBUG"): raise
+        msg = one_line(e)
+        for name, flag in FLAG_NAMES.get(args.command, {}).items(): msg = msg.replace(name, flag)   # the library's names → the flags
+        if not isinstance(e, (ValueError, TypeError, OSError, ImportError, FloatingPointError)):
+            msg = f"{type(e).__name__}: {msg} (unexpected; rerun with DDIM_NB_DEBUG=1 to see where)"
+        print(f"ddim-nb {args.command}: error: {msg}", file=sys.stderr); return 1
 
 # %% ../nbs/cli.ipynb #3c9ca1e0
 #| eval: false

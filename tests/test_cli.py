@@ -69,13 +69,13 @@ def test_sample_from_a_trained_folder(tmp_path):
 
 
 @pytest.mark.parametrize("argv, match", [
-    (["sample", "--model", "cifar10", "--out", "x.png"], "shipped models are 'digits', 'swissroll'"),
+    (["sample", "--model", "cifar10", "--out", "x.png"], "--model cifar10: 'cifar10' is neither a shipped model nor a folder"),
     (["sample", "--out", "samples.jpg"], "--out must end in .png or .npy"),
     (["sample", "--out", "/nonexistent/folder/x.png"], "the folder /nonexistent/folder does not exist"),
     (["sample", "--n", "0", "--out", "x.png"], "--n must be >= 1"),
-    (["sample", "--steps", "0", "--out", "x.png"], "`num_inference_steps` must be between 1 and 1000"),
-    (["sample", "--steps", "5000", "--out", "x.png"], "`num_inference_steps` must be between 1 and 1000"),
-    (["sample", "--eta", "-1", "--out", "x.png"], "`eta` must be >= 0"),
+    (["sample", "--steps", "0", "--out", "x.png"], "--steps must be >= 1, got 0"),
+    (["sample", "--steps", "5000", "--out", "x.png"], "--steps must be between 1 and 1000, got 5000"),
+    (["sample", "--eta", "-1", "--out", "x.png"], "--eta must be a finite number >= 0"),
     (["sample", "--scheduler", "dpmsolver++", "--eta", "0.5", "--out", "x.png"], "are DDIM's options"),
 ])
 def test_sample_errors_are_one_line(argv, match, capsys, tmp_path, monkeypatch):
@@ -93,7 +93,74 @@ def test_no_command_prints_help(capsys):
 
 def test_sample_help():
     out = subprocess.run([sys.executable, "-m", "ddim_nb.cli", "sample", "--help"], capture_output=True, text=True).stdout
-    for opt in ("--model", "--steps", "--eta", "--n", "--seed", "--device", "--out"): assert opt in out
+    for opt in ("--model", "--steps", "--eta", "--n", "--seed", "--device", "--out", "--gif", "--scale"): assert opt in out
+
+
+@pytest.mark.parametrize("command", ["train", "sample", "reconstruct", "interpolate", "export-digits"])
+def test_help_shows_every_default(command):
+    "Every option's help ends with its default, so nobody has to read the code to learn what a run will do."
+    import argparse
+    from ddim_nb.cli import build_parser
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+    for action in sub._actions:
+        if action.option_strings and action.help not in (None, argparse.SUPPRESS) and "-h" not in action.option_strings:
+            assert "(default: " in action.help, (command, action.option_strings)
+
+
+def test_train_help_ends_with_a_quick_run():
+    out = subprocess.run([sys.executable, "-m", "ddim_nb.cli", "train", "--help"], capture_output=True, text=True).stdout
+    flat = " ".join(out.split())                                    # argparse wraps lines to the terminal's width
+    assert "(default: the preset's, else 2000)" in flat and "(default: the preset's, else 128)" in flat
+    last = out.strip().splitlines()[-3:]
+    assert last[0].startswith("quick run") and "ddim-nb train --preset digits --train-steps 1000" in last[1], last
+
+
+def test_help_defaults_are_the_train_configs():
+    from ddim_nb.cli import NO_PRESET
+    from ddim_nb.training import TrainConfig
+    assert NO_PRESET == {k: getattr(TrainConfig(), k) for k in NO_PRESET}
+
+
+def test_version(capsys):
+    import ddim_nb
+    with pytest.raises(SystemExit) as e: main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out.strip() == f"ddim-nb {ddim_nb.__version__}"
+    proc = subprocess.run([sys.executable, "-m", "ddim_nb.cli", "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"ddim-nb {ddim_nb.__version__}"
+
+
+def test_sample_gif_shows_every_step(tmp_path, capsys):
+    "--gif: one frame per sampling step, x_t (left) beside x̂_0 (right); the last x̂_0 is the samples written."
+    gif = tmp_path / "d.gif"
+    assert main(["sample", "--n", "4", "--steps", "6", "--scale", "2", "--out", str(tmp_path / "s.npy"), "--gif", str(gif), "--no-progress"]) == 0
+    assert "wrote the denoising over 6 steps" in capsys.readouterr().out
+    im = Image.open(gif)
+    assert im.format == "GIF" and im.is_animated and im.n_frames == 6
+    grid_w = 2 * (2 * 9 + 1)                                        # 2×2 grid of 8×8 with 1-pixel gaps, ×2
+    assert im.size == (2 * grid_w + 4 * 2, grid_w + 2 * 2 * 2)
+    im.seek(5)
+    right = np.asarray(im.convert("L"))[:grid_w, grid_w + 8:].astype(float) / 255     # x̂_0 of the last step
+    first = right[2:2 + 16:2, 2:2 + 16:2]                           # the first sample, one pixel of each 2×2 block
+    assert np.abs(first - np.load(tmp_path / "s.npy")[0, ..., 0]).max() < 0.01
+
+
+def test_export_digits_and_reconstruct_them(tmp_path, capsys):
+    "The round trip the CLI chapter shows: held-out digits as PNGs, one per class in turn, then DDIM inversion and back."
+    out = tmp_path / "heldout"
+    assert main(["export-digits", "--out", str(out), "--n", "12"]) == 0
+    files = sorted(p.name for p in out.iterdir())
+    assert len(files) == 12 and files[0] == "digits-000-label0.png" and files[9] == "digits-009-label9.png" and files[10] == "digits-010-label0.png"
+    from ddim_nb.data import load_digits_dataset
+    x, y = load_digits_dataset("test")
+    first_zero = int((y == 0).nonzero()[0, 0])
+    png = np.asarray(Image.open(out / files[0]), dtype=np.float32) / 127.5 - 1
+    assert Image.open(out / files[0]).size == (8, 8) and np.abs(png - x[first_zero, 0].numpy()).max() <= 1 / 127.5
+    capsys.readouterr()
+    assert main(["reconstruct", str(out / files[3]), "--steps", "20", "--out", str(tmp_path / "r.png")]) == 0
+    mse = float(capsys.readouterr().out.split(":")[1].split()[0])
+    assert 0 <= mse < 0.02
+    assert main(["export-digits", "--out", str(tmp_path / "m"), "--n", "3", "--dataset", "mnist"]) == 0
+    assert Image.open(tmp_path / "m" / "mnist-002-label2.png").size == (28, 28)
 
 
 def test_image_grid_layout():
@@ -148,7 +215,7 @@ def test_interpolate_two_images_starts_and_ends_near_them(tmp_path):
     (["reconstruct", "notimage.png"], "cannot read notimage.png as an image"),
     (["reconstruct", "big.png", "--model", "swissroll"], "samples points, not images"),
     (["interpolate", "--frames", "5"], "give exactly one of --seeds A B or --images A.png B.png"),
-    (["interpolate", "--seeds", "0", "1", "--frames", "1"], "--frames must be >= 2"),
+    (["interpolate", "--seeds", "0", "1", "--frames", "1"], "--frames must be between 2 and 1000"),
     (["interpolate", "--seeds", "0", "1", "--out", "x.jpg"], "--out must end in .png or .gif or .npy"),
 ])
 def test_inversion_command_errors(argv, match, capsys, tmp_path, monkeypatch):

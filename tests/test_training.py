@@ -260,14 +260,46 @@ def test_cli_train_and_resume(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, match", [
     (["train"], "--preset NAME or --dataset NAME"),
-    (["train", "--dataset", "cifar10"], "--data-dir is required"),
-    (["train", "--dataset", "folder", "--data-dir", "/nonexistent/folder"], "not found"),
-    (["train", "--dataset", "two_moons", "--train-steps", "0"], "`steps` must be >= 1"),
+    (["train", "--dataset", "cifar10", "--out", "new"], "--data-dir is required"),
+    (["train", "--dataset", "folder", "--data-dir", "/nonexistent/folder", "--out", "new"], "--data-dir /nonexistent/folder is not a folder"),
+    (["train", "--dataset", "two_moons", "--train-steps", "0", "--out", "new"], "--train-steps must be >= 1"),
 ])
-def test_cli_errors_are_one_line(argv, match, capsys):
+def test_cli_errors_are_one_line(argv, match, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     assert main(argv) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("ddim-nb train: error:") and "\n" not in err and match in err
+
+
+def test_cli_refuses_to_train_over_a_run(tmp_path, capsys):
+    "An existing run is never overwritten silently: --resume continues it, --force starts again over it."
+    out = tmp_path / "run"
+    argv = ["train", "--dataset", "eight_gaussians", "--train-steps", "4", "--batch-size", "16", "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    before = (out / CHECKPOINT_DIR / "trainer_state.json").read_text()
+    assert main(argv) == 1 and "pass --resume to continue its run, or --force" in capsys.readouterr().err
+    assert (out / CHECKPOINT_DIR / "trainer_state.json").read_text() == before          # untouched
+    assert main(argv[:4] + ["6"] + argv[5:] + ["--resume"]) == 0
+    assert json.loads((out / CHECKPOINT_DIR / "trainer_state.json").read_text())["step"] == 6
+    assert main(argv + ["--force"]) == 0
+    assert json.loads((out / CHECKPOINT_DIR / "trainer_state.json").read_text())["step"] == 4
+
+
+def test_cli_takes_the_image_size_from_the_data(tmp_path, capsys):
+    "--preset digits on 16×16 pictures trains (and samples) 16×16, and says so; --image-size 8 keeps the preset's size."
+    from PIL import Image
+    imgs = tmp_path / "imgs"; imgs.mkdir()
+    for k in range(8): Image.new("L", (16, 16), 30 * k).save(imgs / f"{k}.png")
+    base = ["train", "--preset", "digits", "--dataset", "folder", "--data-dir", str(imgs), "--train-steps", "2", "--batch-size", "4", "--no-progress"]
+    assert main(base + ["--out", str(tmp_path / "a")]) == 0
+    assert "is for 8×8×1 images; training it on the data's 16×16×1 (pass --image-size 8" in capsys.readouterr().err
+    assert json.loads((tmp_path / "a" / "unet" / "config.json").read_text())["sample_size"] == 16
+    assert main(base + ["--image-size", "8", "--out", str(tmp_path / "b")]) == 0
+    assert capsys.readouterr().err == ""
+    assert json.loads((tmp_path / "b" / "unet" / "config.json").read_text())["sample_size"] == 8
+    assert main(base + ["--channels", "3", "--out", str(tmp_path / "c")]) == 0
+    cfg = json.loads((tmp_path / "c" / "unet" / "config.json").read_text())
+    assert (cfg["in_channels"], cfg["out_channels"]) == (3, 3)
 
 
 def test_cli_help_lists_every_option():
