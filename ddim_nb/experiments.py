@@ -12,7 +12,7 @@ from .metrics import frechet_distance, classifier_scores
 
 # %% auto #0
 __all__ = ['PAPER_STEPS', 'PAPER_TABLE1', 'PAPER_TABLE2', 'sample_set', 'fid_with_spread', 'quality_table', 'format_table',
-           'reconstruction_table']
+           'over_seeds', 'reconstruction_table']
 
 # %% ../nbs/10_experiments.ipynb #d9926041
 PAPER_STEPS = (10, 20, 50, 100, 1000)
@@ -73,6 +73,7 @@ def quality_table(unet, scheduler:DDIMScheduler, classifier, reference:Tensor,
                   n:int=1000,                                 # samples per cell
                   seed:int=0,                                 # the same seed for every cell
                   progress:bool=True,
+                  keep_samples:bool=False,                    # also return each cell's samples (key 'samples')
                  )->list:                                     # one dict per cell
     "Sample and grade every (η, S) cell: FID-digits ± bootstrap sd, classifier confidence, classes drawn, seconds."
     cells = [(eta, S) for eta in etas for S in steps]
@@ -89,6 +90,7 @@ def quality_table(unet, scheduler:DDIMScheduler, classifier, reference:Tensor,
         sc = classifier_scores(classifier, x)
         rows.append(dict(eta=eta, steps=S, fid=fid, fid_sd=sd, confidence=sc["confidence"],
                          classes=int((sc["histogram"] > 0).sum()), seconds=seconds, n=n, seed=seed))
+        if keep_samples: rows[-1]["samples"] = x
     return rows
 
 def _eta_name(eta)->str:
@@ -117,6 +119,20 @@ def format_table(rows:list, value:str="fid", spread:str=None, fmt:str="{:.2f}")-
             line += txt.rjust(w)
         lines.append(line)
     return "\n".join(lines)
+
+# %% ../nbs/10_experiments.ipynb #e9cea064
+def over_seeds(rows:list,         # quality_table rows, one per (η, S, seed)
+               value:str="fid",   # the field to summarise
+              )->list:            # one dict per (η, S): `value` = mean over seeds, `value`_sd = sd over seeds, seeds
+    "Mean and standard deviation over seeds of every (η, S) cell of `rows`."
+    groups = {}
+    for r in rows: groups.setdefault((r["eta"], r["steps"]), []).append(r)
+    out = []
+    for (eta, S), rs in groups.items():
+        v = torch.tensor([r[value] for r in rs], dtype=torch.float64)
+        sd = float(v.std()) if len(v) > 1 else float("nan")
+        out.append({"eta": eta, "steps": S, value: float(v.mean()), f"{value}_sd": sd, "seeds": [r["seed"] for r in rs]})
+    return out
 
 # %% ../nbs/10_experiments.ipynb #3b934d72
 def reconstruction_table(pipe,                                 # DDIMPipeline; its scheduler's clipping is switched off

@@ -9,13 +9,15 @@ from contextlib import contextmanager
 from .checks import check_int, check_choice
 
 # %% auto #0
-__all__ = ['MODEL_NAMES', 'STEP_CHOICES', 'MAX_SEED', 'LAMBDA_GRID', 'SOURCES', 'TrajectoryExplorer', 'EtaExplorer',
-           'InterpolationExplorer']
+__all__ = ['MODEL_NAMES', 'STEP_CHOICES', 'MAX_SEED', 'DIGIT_CMAP', 'GAP_COLOR', 'LAMBDA_GRID', 'SOURCES', 'TrajectoryExplorer',
+           'EtaExplorer', 'InterpolationExplorer']
 
 # %% ../nbs/08_widgets.ipynb #c4d45474
 MODEL_NAMES = ("swissroll", "digits")   # shipped models the explorers load by name
 STEP_CHOICES = (5, 10, 20, 50)          # the values of S on the sliders
 MAX_SEED = 2**31 - 1                    # largest seed in the seed boxes
+DIGIT_CMAP = "gray_r"                   # digits dark on light, as in every chapter of the course
+GAP_COLOR = "0.75"                      # the gaps between the images of a mosaic
 
 # %% ../nbs/08_widgets.ipynb #7efe42ae
 def _load_pipeline(model, kind:str="any"):
@@ -172,15 +174,16 @@ def _draw_trajectories(fig,             # a matplotlib Figure to paint
             if reference is not None: ax.scatter(*reference.T, s=2, c="0.85", lw=0)
             if k > 0 and trails:
                 paths = xs[:k + 1, :trails].transpose(1, 0, 2)                    # (trails, k+1, 2)
-                ax.add_collection(LineCollection(paths, colors="0.2", linewidths=0.7, alpha=0.7))
+                style = dict(colors="0.2", linewidths=0.9, alpha=0.8) if eta == 0 else dict(colors="0.45", linewidths=0.4, alpha=0.45)
+                ax.add_collection(LineCollection(paths, **style))                 # η = 1: thin and light, a random walk
             ax.scatter(xs[k, :, 0], xs[k, :, 1], c=angle, cmap="twilight", vmin=-np.pi, vmax=np.pi, s=5, lw=0)
             ax.set(xlim=(-3.5, 3.5), ylim=(-3.5, 3.5), aspect="equal")
         else:
             m = _mosaic(np.stack([xs[k], x0s[k]]))                                # rows: x_t, x̂_0
-            ax.imshow(m, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            ax.imshow(m, cmap=DIGIT_CMAP, vmin=0, vmax=1, interpolation="nearest")
             H = xs.shape[-2]
             ax.set_yticks([H / 2 - 0.5, 1.5 * H + 0.5], ["$x_t$", r"$\hat x_0$"])
-            ax.set_facecolor("white")
+            ax.set_facecolor(GAP_COLOR)
     fig.suptitle(f"step {k}/{S}, {where}", fontsize=10)
     fig.subplots_adjust(left=0.06, right=0.98, bottom=0.03, top=0.84, wspace=0.1)
 
@@ -263,11 +266,11 @@ def _draw_eta(fig, r:dict, state:dict, n:int):
     "Two rows of draws with their predicted labels, then |draw 1 − draw 2|; `r` is what `_run_eta` returns."
     import numpy as np
     top, bottom = fig.subplots(2, 1, height_ratios=[2, 1])
-    top.imshow(_mosaic(r["images"]), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    top.imshow(_mosaic(r["images"]), cmap=DIGIT_CMAP, vmin=0, vmax=1, interpolation="nearest")
     for d in range(2):
         for q, label in enumerate(r["predictions"][d]):
-            top.text(q * 9 + 7.4, d * 9 - 0.3, str(label), color="tab:orange", fontsize=6, ha="right", va="top")
-    top.set_yticks([3.5, 12.5], ["seed 1", "seed 2"]); top.set_xticks([]); top.set_facecolor("white")
+            top.text(q * 9 + 7.4, d * 9 - 0.3, str(label), color="tab:red", fontsize=8, ha="right", va="top")
+    top.set_yticks([3.5, 12.5], ["seed 1", "seed 2"]); top.set_xticks([]); top.set_facecolor(GAP_COLOR)
     diff = np.abs(r["images"][0] - r["images"][1])[None] - 1                      # |Δ| in [0, 2] → [-1, 1] for _mosaic
     bottom.imshow(_mosaic(diff), cmap="magma", vmin=0, vmax=1, interpolation="nearest")
     bottom.set_yticks([3.5], ["|Δ|"]); bottom.set_xticks([]); bottom.set_facecolor("white")
@@ -342,7 +345,7 @@ def _draw_interpolation(fig,
     for r, method in enumerate(("slerp", "lerp")):
         for c, image in enumerate(pics[method]):
             ax = fig.add_subplot(gs[r, c])
-            ax.imshow(_mosaic(image[None, None]), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            ax.imshow(_mosaic(image[None, None]), cmap=DIGIT_CMAP, vmin=0, vmax=1, interpolation="nearest")
             ax.set_xticks([]); ax.set_yticks([])
             if r == 0: ax.set_title(["A", f"λ = {lam:.2f}", "B"][c], fontsize=9)
             if c == 0: ax.set_ylabel(method, fontsize=9)
@@ -350,7 +353,7 @@ def _draw_interpolation(fig,
     for method, style in (("slerp", "-"), ("lerp", "--")): ax.plot(grid, norms[method], style, label=method)
     ax.axvline(lam, color="0.5", lw=0.8)
     ax.set(xlabel="λ", ylim=(0, 1.3), title="‖x_λ‖ / √d")
-    ax.title.set_fontsize(9); ax.tick_params(labelsize=7); ax.legend(fontsize=7, loc="lower center")
+    ax.title.set_fontsize(9); ax.tick_params(labelsize=7); ax.legend(fontsize=8, loc="lower center")
     fig.subplots_adjust(left=0.06, right=0.98, bottom=0.16, top=0.86)
 
 # %% ../nbs/08_widgets.ipynb #332a3fdc
