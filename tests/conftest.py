@@ -44,3 +44,32 @@ def pairwise(grid:dict)->list:
 def fast_subset(params:list, fast:list)->list:
     "`params` as pytest params, those not in `fast` marked `slow`."
     return [pytest.param(p, marks=() if p in fast else pytest.mark.slow) for p in params]
+
+
+SMALL_UNET = dict(sample_size=8, in_channels=1, out_channels=1, block_out_channels=(16, 32), layers_per_block=1,
+                  down_block_types=("DownBlock2D", "AttnDownBlock2D"), up_block_types=("AttnUpBlock2D", "UpBlock2D"),
+                  norm_num_groups=8, attention_head_dim=None)
+
+
+def small_unet(seed=0):
+    "Our UNet2DModel, 8×8 gray, two levels with attention at 4×4: small enough for the fast tier."
+    import torch
+    from ddim_nb.models import UNet2DModel
+    torch.manual_seed(seed)
+    return UNet2DModel(**SMALL_UNET)
+
+
+def diffusers_or_skip():
+    "diffusers, or skip the test (it is the parity oracle, in the dev extra)."
+    import pytest
+    return pytest.importorskip("diffusers", reason="diffusers is the parity oracle: pip install -e '.[dev]'")
+
+
+def their_unet(seed=0):
+    "diffusers' own UNet2DModel, 8×8 gray, two levels without attention (skips without diffusers)."
+    import torch
+    diffusers = diffusers_or_skip()
+    torch.manual_seed(seed)
+    return diffusers.UNet2DModel(sample_size=8, in_channels=1, out_channels=1, block_out_channels=(16, 32), layers_per_block=1,
+                                 down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
+                                 norm_num_groups=8).eval()

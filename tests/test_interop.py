@@ -9,15 +9,11 @@
 import json, subprocess, sys, textwrap
 import pytest
 import torch
-from conftest import pairwise
+from conftest import pairwise, SMALL_UNET as SMALL
 from ddim_nb.models import UNet2DModel
 from ddim_nb.pipeline import DDIMPipeline
 from ddim_nb.scheduler import DDIMScheduler
 from ddim_nb.folders import save_model_folder, WEIGHTS_NAME, PICKLED_WEIGHTS_NAME
-
-SMALL = dict(sample_size=8, in_channels=1, out_channels=1, block_out_channels=(16, 32), layers_per_block=1,
-             down_block_types=("DownBlock2D", "AttnDownBlock2D"), up_block_types=("AttnUpBlock2D", "UpBlock2D"),
-             norm_num_groups=8, attention_head_dim=None)
 
 # every option our UNet implements, each value at least once and every pair of two options' values (pairwise)
 GRID = dict(down_block_types=[("DownBlock2D", "AttnDownBlock2D"), ("AttnDownBlock2D", "DownBlock2D"), ("DownBlock2D", "DownBlock2D")],

@@ -3,6 +3,7 @@ import itertools, json
 import numpy as np
 import pytest
 import torch
+from conftest import small_unet, their_unet, diffusers_or_skip
 from ddim_nb import DDIMPipeline, DDIMScheduler, DDPMScheduler, UNet2DModel
 from ddim_nb.pipeline import ImagePipelineOutput
 from conftest import fast_subset
@@ -16,13 +17,6 @@ def digits():
     p = DDIMPipeline.from_pretrained("digits")
     p.set_progress_bar_config(disable=True)
     return p
-
-
-def small_unet(seed=0):
-    torch.manual_seed(seed)
-    return UNet2DModel(sample_size=8, in_channels=1, out_channels=1, block_out_channels=(16, 32), layers_per_block=1,
-                       down_block_types=("DownBlock2D", "AttnDownBlock2D"), up_block_types=("AttnUpBlock2D", "UpBlock2D"),
-                       norm_num_groups=8, attention_head_dim=None)
 
 
 def test_output_types(digits):
@@ -122,16 +116,6 @@ def test_not_a_model():
 
 # --- parity with diffusers' DDIMPipeline -----------------------------------------------------------------------------
 
-def _diffusers():
-    return pytest.importorskip("diffusers", reason="diffusers is the parity oracle: pip install -e '.[dev]'")
-
-
-def _their_unet(seed=0):
-    diffusers = _diffusers()
-    torch.manual_seed(seed)
-    return diffusers.UNet2DModel(sample_size=8, in_channels=1, out_channels=1, block_out_channels=(16, 32), layers_per_block=1,
-                                 down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
-                                 norm_num_groups=8).eval()
 
 
 SAME_IMAGES_GRID = dict(which_unet=["diffusers", "ours"], generators=[False, True], eta=[0.0, 0.5, 1.0])
@@ -144,8 +128,8 @@ SAME_IMAGES_FAST = [dict(which_unet="diffusers", generators=False, eta=0.0), dic
 def test_same_images_as_diffusers(case):
     "Every UNet x generator kind x η (the fast tier: each value once): the same images as diffusers' DDIMPipeline."
     which_unet, generators, eta = case["which_unet"], case["generators"], case["eta"]
-    diffusers = _diffusers()
-    unet = _their_unet() if which_unet == "diffusers" else small_unet()
+    diffusers = diffusers_or_skip()
+    unet = their_unet() if which_unet == "diffusers" else small_unet()
     sched = DDIMScheduler(timestep_spacing="leading")
     theirs = diffusers.DDIMPipeline(unet=unet, scheduler=diffusers.DDIMScheduler.from_config(dict(sched.config)))
     ours = DDIMPipeline(unet, sched)
@@ -157,8 +141,8 @@ def test_same_images_as_diffusers(case):
 
 
 def test_diffusers_ddpm_scheduler_and_pil_output_match():
-    diffusers = _diffusers()
-    unet = _their_unet(1)
+    diffusers = diffusers_or_skip()
+    unet = their_unet(1)
     ddpm = diffusers.DDPMScheduler(beta_schedule="squaredcos_cap_v2")
     theirs, ours = diffusers.DDIMPipeline(unet=unet, scheduler=ddpm), DDIMPipeline(unet, ddpm)
     theirs.set_progress_bar_config(disable=True); ours.set_progress_bar_config(disable=True)
@@ -168,8 +152,8 @@ def test_diffusers_ddpm_scheduler_and_pil_output_match():
 
 
 def test_diffusers_unet_folder_loads(tmp_path):
-    _diffusers()
-    unet = _their_unet(2)
+    diffusers_or_skip()
+    unet = their_unet(2)
     p = DDIMPipeline(unet, DDIMScheduler())
     p.save_pretrained(tmp_path)
     assert json.loads((tmp_path / "model_index.json").read_text())["unet"] == ["diffusers", "UNet2DModel"]

@@ -5,19 +5,13 @@ import io
 import numpy as np
 import pytest
 import torch
+from conftest import small_unet, their_unet, diffusers_or_skip
 from ddim_nb import DDIMPipeline, DDIMScheduler, UNet2DModel
 from ddim_nb.models import MLPDenoiser
 from ddim_nb.folders import pretrained_path
 
 
 def g(seed): return torch.Generator().manual_seed(seed)
-
-
-def small_unet(seed=0):
-    torch.manual_seed(seed)
-    return UNet2DModel(sample_size=8, in_channels=1, out_channels=1, block_out_channels=(16, 32), layers_per_block=1,
-                       down_block_types=("DownBlock2D", "AttnDownBlock2D"), up_block_types=("AttnUpBlock2D", "UpBlock2D"),
-                       norm_num_groups=8, attention_head_dim=None)
 
 
 def quiet(p):
@@ -207,29 +201,19 @@ def test_latent_output_points():
 
 # --- against diffusers' own objects -----------------------------------------------------------------------------------
 
-def _diffusers():
-    return pytest.importorskip("diffusers", reason="diffusers is the parity oracle: pip install -e '.[dev]'")
-
-
-def _their_unet(seed=0):
-    diffusers = _diffusers()
-    torch.manual_seed(seed)
-    return diffusers.UNet2DModel(sample_size=8, in_channels=1, out_channels=1, block_out_channels=(16, 32), layers_per_block=1,
-                                 down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
-                                 norm_num_groups=8).eval()
 
 
 def _pair(seed=0):
     "Our pipeline and diffusers', each around its own copy of one diffusers UNet, over the same schedule."
-    diffusers = _diffusers()
+    diffusers = diffusers_or_skip()
     sched = DDIMScheduler(timestep_spacing="leading")
-    theirs = diffusers.DDIMPipeline(unet=_their_unet(seed), scheduler=diffusers.DDIMScheduler.from_config(dict(sched.config)))
-    ours = DDIMPipeline(_their_unet(seed), sched)
+    theirs = diffusers.DDIMPipeline(unet=their_unet(seed), scheduler=diffusers.DDIMScheduler.from_config(dict(sched.config)))
+    ours = DDIMPipeline(their_unet(seed), sched)
     return quiet(ours), quiet(theirs)
 
 
-def test_components_as_diffusers():
-    diffusers = _diffusers()
+def test_components_asdiffusers_or_skip():
+    diffusers = diffusers_or_skip()
     ours, theirs = _pair()
     assert list(ours.components) == list(theirs.components) == ["unet", "scheduler"]
     mine_from_theirs = quiet(DDIMPipeline(**theirs.components))               # their parts into ours, and back
@@ -263,7 +247,7 @@ def test_to_refuses_what_diffusers_refuses(args, kw):
     with pytest.raises(ValueError): ours.to(*args, **kw)
 
 
-def test_float64_samples_as_diffusers():
+def test_float64_samples_asdiffusers_or_skip():
     ours, theirs = _pair(1)
     ours.to(torch.float64); theirs.to(torch.float64)
     for output_type in ("np", "pt"):
@@ -275,7 +259,7 @@ def test_float64_samples_as_diffusers():
 
 def test_from_pretrained_dtype_as_diffusers(tmp_path):
     "A folder diffusers saved, loaded by both with `dtype=` / `torch_dtype=`: same dtype, same images."
-    diffusers = _diffusers()
+    diffusers = diffusers_or_skip()
     _, theirs = _pair(2)
     theirs.save_pretrained(tmp_path)
     a = quiet(diffusers.DDIMPipeline.from_pretrained(tmp_path, dtype=torch.float64))
@@ -292,8 +276,8 @@ def test_from_pretrained_dtype_as_diffusers(tmp_path):
 
 def test_model_dtype_keywords_as_diffusers(tmp_path):
     "Models: `torch_dtype=` and `dtype=` as diffusers' ModelMixin takes them (dtype wins when both are given)."
-    diffusers = _diffusers()
-    _their_unet().save_pretrained(tmp_path / "theirs")
+    diffusers = diffusers_or_skip()
+    their_unet().save_pretrained(tmp_path / "theirs")
     small_unet().save_pretrained(tmp_path / "ours")
     for kw, dtype in [(dict(torch_dtype=torch.float64), torch.float64), (dict(dtype=torch.float64), torch.float64),
                       (dict(dtype=torch.float64, torch_dtype=torch.float16), torch.float64), ({}, torch.float32)]:
@@ -302,7 +286,7 @@ def test_model_dtype_keywords_as_diffusers(tmp_path):
 
 
 def test_progress_bar_as_diffusers(monkeypatch):
-    _diffusers()
+    diffusers_or_skip()
     ours, theirs = _pair()
     for config in (dict(disable=True), dict(file=io.StringIO(), desc="x", leave=False), dict(file=io.StringIO())):
         ours.set_progress_bar_config(**config); theirs.set_progress_bar_config(**config)
@@ -317,7 +301,7 @@ def test_progress_bar_as_diffusers(monkeypatch):
     assert ours.progress_bar(range(2)).disable and theirs.progress_bar(range(2)).disable
 
 
-def test_latent_and_pt_as_diffusers():
+def test_latent_and_pt_asdiffusers_or_skip():
     """diffusers' DDIMPipeline has no 'latent' branch ('latent' gives its 'np' array); ours returns the final sample,
     which diffusers' 'pt' output is, rescaled to [0, 1] and clamped."""
     ours, theirs = _pair(3)

@@ -76,10 +76,8 @@ def test_a_60_step_run_saves_a_model_better_than_its_start(tmp_path):
     from ddim_nb.data import load_digits_dataset
     from ddim_nb.pipeline import DDIMPipeline
     train_x, test_x = load_digits_dataset("train")[0][:64], load_digits_dataset("test")[0]
-    torch.manual_seed(0)
-    net = UNet2DModel(sample_size=8, in_channels=1, out_channels=1, block_out_channels=(16, 32), layers_per_block=1,
-                      down_block_types=("DownBlock2D", "AttnDownBlock2D"), up_block_types=("AttnUpBlock2D", "UpBlock2D"),
-                      norm_num_groups=8, attention_head_dim=None)
+    from conftest import small_unet
+    net = small_unet(0)
     abar = DDIMScheduler().alphas_cumprod
 
     @torch.no_grad()
