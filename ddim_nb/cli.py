@@ -147,7 +147,7 @@ PICKLED_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 def load_pipeline(model:str,       # --model: a shipped name or a pipeline folder
                   device=None,     # --device, already checked
                  ):
-    "`DDIMPipeline.from_pretrained` for the command line: every failure is one ValueError naming --model."
+    "DDIMPipeline.from_pretrained for the command line: every failure is one ValueError naming --model."
     from ddim_nb.pipeline import DDIMPipeline
     unet = Path(model) / "unet"
     pickled = sorted(p.name for p in unet.glob("*") if p.suffix in PICKLED_SUFFIXES) if unet.is_dir() else []
