@@ -118,6 +118,8 @@ class DDIMPipeline:
     def sample_shape(self, batch_size:int)->tuple:
         "The shape of x_T for `batch_size` samples: (B, C, H, W) for images, (B, D) for points."
         c, s = self.unet.config.in_channels, self.unet.config.sample_size
+        if s is None and hasattr(self.unet.config, "down_block_types"):   # an image U-Net saved without a size
+            raise ValueError("the unet's config has `sample_size` None: build or save it with the image size it was trained on")
         if s is None or (isinstance(s, int) and getattr(self.unet.config, "hidden", None) is not None): return (batch_size, c)  # points
         return (batch_size, c, s, s) if isinstance(s, int) else (batch_size, c, *s)
 

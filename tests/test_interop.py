@@ -131,3 +131,9 @@ def test_unsupported_unet_class_in_model_index_refused_by_name(tmp_path):
     (tmp_path / "model_index.json").write_text(json.dumps(index))
     with pytest.raises(ValueError, match="its unet is a diffusers.UNet2DConditionModel, which ddim-nb does not implement"):
         DDIMPipeline.from_pretrained(tmp_path)
+
+
+def test_image_unet_without_sample_size_refused_by_the_pipeline():
+    "diffusers' default sample_size is None; the pipeline cannot know x_T's shape and says so (not a shape error later)."
+    p = DDIMPipeline(UNet2DModel(**{**SMALL, "sample_size": None}), DDIMScheduler())
+    with pytest.raises(ValueError, match="the unet's config has `sample_size` None"): p(batch_size=1, num_inference_steps=2)
