@@ -6,21 +6,28 @@
 from __future__ import annotations
 import math, numbers
 
+def label(name:str)->str:
+    "How an error names a parameter: `name` in backticks, a command-line option (--steps) as typed."
+    return name if name.startswith("-") else f"`{name}`"
+
 # %% auto #0
-__all__ = ['check_int', 'check_number', 'check_bool', 'check_choice', 'check_generator']
+__all__ = ['DEVICE_KINDS', 'label', 'check_int', 'check_number', 'check_bool', 'check_choice', 'check_generator', 'check_device',
+           'check_dtype']
 
 # %% ../nbs/checks.ipynb #6a6b8c10
 def check_int(name:str,      # the parameter's name, as the user typed it
               value,          # what the user passed
               low:int=None,   # smallest allowed value (None: no bound)
               high:int=None,  # largest allowed value (None: no bound)
+              optional:bool=False, # let None through (an option that was not given)
              )->int:          # `value` as a Python int
     "Raise a clear error unless `value` is an integer (not a bool) within [low, high]."
+    if optional and value is None: return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"`{name}` must be an integer, got {value!r} ({type(value).__name__})")
+        raise TypeError(f"{label(name)} must be an integer, got {value!r} ({type(value).__name__})")
     if (low is not None and value < low) or (high is not None and value > high):
         rng = f">= {low}" if high is None else f"<= {high}" if low is None else f"between {low} and {high}"
-        raise ValueError(f"`{name}` must be {rng}, got {value}")
+        raise ValueError(f"{label(name)} must be {rng}, got {value}")
     return int(value)
 
 # %% ../nbs/checks.ipynb #c3670c4e
@@ -29,14 +36,17 @@ def check_number(name:str,           # the parameter's name
                  low=None,           # smallest allowed value (None: no bound)
                  high=None,          # largest allowed value (None: no bound)
                  low_open:bool=False,# True: `low` itself is not allowed
+                 optional:bool=False,# let None through (an option that was not given)
                 )->float:            # `value` as a Python number
     "Raise a clear error unless `value` is a finite real number (not a bool) within the bounds."
+    if optional and value is None: return None
     if hasattr(value, "numel") and value.numel() == 1: value = value.item()   # a one-element tensor
+    bounds = ([f"{'>' if low_open else '>='} {low}"] if low is not None else []) + ([f"<= {high}"] if high is not None else [])
+    allowed = "a finite number" + (" " + " and ".join(bounds) if bounds else "")
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise TypeError(f"`{name}` must be a finite number, got {value!r}")
-    if low is not None and (value < low or (low_open and value == low)):
-        raise ValueError(f"`{name}` must be {'>' if low_open else '>='} {low}" + (f" and <= {high}" if high is not None else "") + f", got {value}")
-    if high is not None and value > high: raise ValueError(f"`{name}` must be <= {high}, got {value}")
+        raise TypeError(f"{label(name)} must be {allowed}, got {value!r}")
+    if (low is not None and (value < low or (low_open and value == low))) or (high is not None and value > high):
+        raise ValueError(f"{label(name)} must be {allowed}, got {value}")
     return value
 
 # %% ../nbs/checks.ipynb #690c57f5
@@ -44,7 +54,7 @@ def check_bool(name:str, value)->bool:
     "Raise a clear error unless `value` is True or False (a numpy bool too)."
     import numpy as np
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"`{name}` must be True or False, got {value!r}")
+        raise TypeError(f"{label(name)} must be True or False, got {value!r}")
     return bool(value)
 
 # %% ../nbs/checks.ipynb #d6432614
@@ -56,7 +66,7 @@ def check_choice(name:str,   # the parameter's name
     is_bool = isinstance(value, bool) and not any(isinstance(a, bool) for a in allowed)
     try: ok = not is_bool and value in allowed
     except TypeError: ok = False                                  # unhashable or incomparable values
-    if not ok: raise ValueError(f"Unknown `{name}` {value!r}: allowed values are " + ", ".join(repr(a) for a in allowed))
+    if not ok: raise ValueError(f"Unknown {label(name)} {value!r}: allowed values are " + ", ".join(repr(a) for a in allowed))
     return value
 
 # %% ../nbs/checks.ipynb #d1390c6c
@@ -77,3 +87,39 @@ def check_generator(generator,           # None, a torch.Generator, or a list of
         kinds = "a torch.Generator or a list of them" if allow_list else "None or a torch.Generator"
         raise TypeError(f"`generator` must be {kinds}, got {type(generator).__name__}")
     return generator
+
+# %% ../nbs/checks.ipynb #b9f4f3d1
+DEVICE_KINDS = "cpu, cuda, cuda:N (N = 0, 1, …), mps"
+
+def check_device(name:str,   # the parameter's name (or option, e.g. "--device")
+                 device,     # None, a torch.device, or what torch.device takes ('cpu', 'cuda:1', 0)
+                 types=None, # the device types allowed, e.g. ("cpu", "cuda", "mps") (None: any torch can use)
+                ):           # the device as a torch.device (None stays None)
+    "`device` as a `torch.device` if torch knows it and this machine has it; else a ValueError naming `name`."
+    import torch
+    if device is None: return None
+    try: dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError): dev = None
+    if dev is None or (types is not None and dev.type not in types):
+        raise ValueError(f"{label(name)} {device!r} is not a device: allowed values are {DEVICE_KINDS}")
+    why = None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        why = "this torch is built without CUDA" if torch.version.cuda is None else "torch finds no GPU"
+    elif dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        n = torch.cuda.device_count(); why = f"it has {n} CUDA device{'s' * (n != 1)}"
+    elif dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        why = "Apple's MPS is not available"
+    else:
+        try: torch.empty(0, device=dev)                          # torch's own test: can it put a tensor there?
+        except (RuntimeError, AssertionError, NotImplementedError) as e: why = str(e).split("\n")[0].split(". ")[0]
+    if why: raise ValueError(f"{label(name)} {str(dev)!r} is not available on this machine ({why}): use 'cpu'")
+    return dev
+
+def check_dtype(name:str,   # the parameter's name, as the user typed it
+                dtype,      # None, or a floating-point torch.dtype
+               ):           # `dtype`, unchanged
+    "`dtype` if it is None or a floating-point `torch.dtype` (the network's weights are floats); else a ValueError naming `name`."
+    import torch
+    if dtype is None or (isinstance(dtype, torch.dtype) and dtype.is_floating_point): return dtype
+    raise ValueError(f"{label(name)} must be a floating-point torch.dtype such as torch.float32, torch.float64 or "
+                     f"torch.bfloat16, got {dtype!r}")

@@ -6,13 +6,14 @@
 from __future__ import annotations
 import argparse, contextlib, os, sys
 from pathlib import Path
+from .checks import check_int, check_number, check_device, DEVICE_KINDS
 
 # %% auto #0
-__all__ = ['DATASETS', 'SEED_MAX', 'DEVICES', 'PICKLED_SUFFIXES', 'SAMPLERS', 'MAX_SCALE', 'HELDOUT', 'NO_PRESET', 'TRAIN_EPILOG',
-           'FLAG_NAMES', 'load_training_data', 'default_model_spec', 'fit_model_spec', 'check_flag_int',
-           'check_flag_number', 'check_device', 'one_line', 'quiet_diffusers', 'load_pipeline', 'check_train_out',
-           'check_bf16', 'train_command', 'image_grid', 'denoising_frames', 'save_gif', 'sample_command', 'read_image',
-           'class_cycle', 'export_digits_command', 'reconstruct_command', 'interpolate_command', 'build_parser', 'main']
+__all__ = ['DATASETS', 'SEED_MAX', 'DEVICE_TYPES', 'PICKLED_SUFFIXES', 'SAMPLERS', 'MAX_SCALE', 'HELDOUT', 'NO_PRESET',
+           'TRAIN_EPILOG', 'FLAG_NAMES', 'load_training_data', 'default_model_spec', 'fit_model_spec', 'one_line',
+           'quiet_diffusers', 'load_pipeline', 'check_train_out', 'check_bf16', 'train_command', 'image_grid',
+           'denoising_frames', 'save_gif', 'sample_command', 'read_image', 'class_cycle', 'export_digits_command',
+           'reconstruct_command', 'interpolate_command', 'build_parser', 'main']
 
 # %% ../nbs/cli.ipynb #55dc4a3a
 DATASETS = ("digits", "swiss_roll", "two_moons", "eight_gaussians", "checkerboard", "mnist", "fashion_mnist", "cifar10", "folder")
@@ -77,49 +78,8 @@ def fit_model_spec(spec:dict,          # a network spec: a preset's `model` entr
                   f"(pass --image-size {size} to resize the images to the preset's size instead)")
 
 # %% ../nbs/cli.ipynb #6e33f7ad
-def check_flag_int(flag:str,      # the option as the user types it, e.g. "--steps"
-                   value,         # its parsed value (None: not given, nothing to check)
-                   low:int=None,  # smallest allowed value (None: no bound)
-                   high:int=None, # largest allowed value (None: no bound)
-                  ):
-    "Refuse an integer option outside [low, high] with one line naming the flag."
-    if value is not None and ((low is not None and value < low) or (high is not None and value > high)):
-        rng = f">= {low}" if high is None else f"<= {high}" if low is None else f"between {low} and {high}"
-        raise ValueError(f"{flag} must be {rng}, got {value}")
-    return value
-
-def check_flag_number(flag:str, value, low:float=0.0, low_open:bool=False):
-    "Refuse a real-valued option that is NaN, infinite or below `low` (or equal to it, if `low_open`)."
-    import math
-    if value is not None and (not math.isfinite(value) or value < low or (low_open and value == low)):
-        raise ValueError(f"{flag} must be a finite number {'>' if low_open else '>='} {low}, got {value}")
-    return value
-
 SEED_MAX = 2 ** 63 - 1        # torch.Generator.manual_seed takes up to 2**64 - 1; a signed 64-bit value is enough
-
-# %% ../nbs/cli.ipynb #5151b326
-DEVICES = "cpu, cuda, cuda:N (N = 0, 1, …), mps"
-
-def check_device(value:str=None,     # what --device says (None: the command's default)
-                 flag:str="--device",
-                )->str:              # `value`, known to work here
-    "Refuse a device torch does not know or this machine does not have, with one line saying what is allowed."
-    if value is None: return None
-    import torch
-    try: dev = torch.device(value)
-    except (RuntimeError, ValueError, TypeError): dev = None
-    if dev is None or dev.type not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"{flag} {value!r} is not a device: allowed values are {DEVICES}")
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            why = "this torch is built without CUDA" if torch.version.cuda is None else "torch finds no GPU"
-            raise ValueError(f"{flag} {value}: CUDA is not available on this machine ({why}): use {flag} cpu")
-        n = torch.cuda.device_count()
-        if dev.index is not None and dev.index >= n:
-            raise ValueError(f"{flag} {value}: this machine has {n} CUDA device{'s' * (n != 1)} (cuda:0 … cuda:{n - 1})")
-    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError(f"{flag} mps: Apple's MPS is not available on this machine: use {flag} cpu")
-    return value
+DEVICE_TYPES = ("cpu", "cuda", "mps")   # what --device offers
 
 # %% ../nbs/cli.ipynb #634f2265
 def one_line(e:BaseException)->str:
@@ -217,9 +177,9 @@ def train_command(args)->int:
         if args.train_steps is None: args.train_steps = args.old_steps
     for flag, value, low in (("--train-steps", args.train_steps, 1), ("--batch-size", args.batch_size, 1),
                              ("--checkpoint-every", args.checkpoint_every, 0), ("--image-size", args.image_size, 1)):
-        check_flag_int(flag, value, low)
-    check_flag_int("--seed", args.seed, 0, SEED_MAX)
-    check_flag_number("--lr", args.lr, low=0, low_open=True)
+        check_int(flag, value, low, optional=True)
+    check_int("--seed", args.seed, 0, SEED_MAX, optional=True)
+    check_number("--lr", args.lr, low=0, low_open=True, optional=True)
     if dataset != "folder":
         for flag, value in (("--image-size", args.image_size), ("--channels", args.channels)):
             if value is not None: raise ValueError(f"{flag} applies to --dataset folder only, not --dataset {dataset}")
@@ -227,7 +187,7 @@ def train_command(args)->int:
         if dataset not in ("mnist", "fashion_mnist", "cifar10", "folder"):
             raise ValueError(f"--data-dir is not used by --dataset {dataset} (its data ship with the package or are generated)")
         if not Path(args.data_dir).is_dir(): raise ValueError(f"--data-dir {args.data_dir} is not a folder")
-    device = check_device(args.device)
+    device = check_device("--device", args.device, DEVICE_TYPES)
     if args.bf16: check_bf16(device)
     out = check_train_out(args.out or Path("runs") / (args.preset or dataset), args.resume, args.force)
     overrides = {k: v for k, v in dict(steps=args.train_steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
@@ -314,14 +274,14 @@ def sample_command(args)->int:
     import time, numpy as np, torch
     out = _check_output_path(args.out, (".png", ".npy"))
     gif = _check_output_path(args.gif, (".gif",), "--gif") if args.gif else None
-    check_flag_int("--n", args.n, 1); check_flag_int("--steps", args.steps, 1)
-    check_flag_int("--scale", args.scale, 1, MAX_SCALE); check_flag_int("--seed", args.seed, 0, SEED_MAX)
-    check_flag_number("--eta", args.eta, low=0)
+    check_int("--n", args.n, 1, optional=True); check_int("--steps", args.steps, 1, optional=True)
+    check_int("--scale", args.scale, 1, MAX_SCALE, optional=True); check_int("--seed", args.seed, 0, SEED_MAX, optional=True)
+    check_number("--eta", args.eta, low=0, optional=True)
     if args.scheduler != "ddim" and (args.eta != 0 or args.sigma_hat):
         raise ValueError(f"--eta and --sigma-hat are DDIM's options: leave them out with --scheduler {args.scheduler}")
     if args.sigma_hat and args.eta != 0: raise ValueError("--sigma-hat sets the noise itself: give --sigma-hat or --eta, not both")
-    pipe = load_pipeline(args.model, check_device(args.device))
-    check_flag_int("--steps", args.steps, 1, pipe.scheduler.config.num_train_timesteps)
+    pipe = load_pipeline(args.model, check_device("--device", args.device, DEVICE_TYPES))
+    check_int("--steps", args.steps, 1, pipe.scheduler.config.num_train_timesteps, optional=True)
     points = len(pipe.sample_shape(1)) == 2
     if gif and points: raise ValueError(f"--gif needs an image model; {args.model!r} samples points")
     if args.scheduler != "ddim":                              # the pipeline samples with DDIM unless its scheduler is swapped
@@ -386,7 +346,7 @@ def export_digits_command(args)->int:
     out = Path(args.out)
     if out.exists() and not out.is_dir(): raise ValueError(f"--out {out} is a file, not a folder")
     images, labels = (data.load_digits_dataset if args.dataset == "digits" else data.load_mnist_dataset)("test")
-    check_flag_int("--n", args.n, 1, len(labels))
+    check_int("--n", args.n, 1, len(labels), optional=True)
     out.mkdir(parents=True, exist_ok=True)
     names = []
     for k, i in enumerate(class_cycle(labels)[:args.n]):
@@ -399,7 +359,7 @@ def export_digits_command(args)->int:
 
 # %% ../nbs/cli.ipynb #9b07e4a2
 def _image_pipeline(model, device):
-    pipe = load_pipeline(model, check_device(device))
+    pipe = load_pipeline(model, check_device("--device", device, DEVICE_TYPES))
     if len(pipe.sample_shape(1)) == 2:
         raise ValueError(f"--model {model!r} samples points, not images: reconstruct and interpolate need an image model")
     pipe.set_progress_bar_config(disable=True)
@@ -410,9 +370,9 @@ def reconstruct_command(args)->int:
     import torch
     from ddim_nb.inversion import reconstruct
     out = _check_output_path(args.out, (".png",))
-    check_flag_int("--steps", args.steps, 1); check_flag_int("--scale", args.scale, 1, MAX_SCALE)
+    check_int("--steps", args.steps, 1, optional=True); check_int("--scale", args.scale, 1, MAX_SCALE, optional=True)
     pipe = _image_pipeline(args.model, args.device)
-    check_flag_int("--steps", args.steps, 1, pipe.scheduler.config.num_train_timesteps)
+    check_int("--steps", args.steps, 1, pipe.scheduler.config.num_train_timesteps, optional=True)
     c, s = pipe.unet.config.in_channels, pipe.unet.config.sample_size
     x0 = read_image(args.image, c, s)
     rec = reconstruct(pipe, x0, args.steps)
@@ -427,12 +387,12 @@ def interpolate_command(args)->int:
     import numpy as np, torch
     from ddim_nb.inversion import slerp, lerp, ode_pipeline, ddim_invert
     out = _check_output_path(args.out, (".png", ".gif", ".npy"))
-    check_flag_int("--frames", args.frames, 2, 1000)
-    check_flag_int("--steps", args.steps, 1); check_flag_int("--scale", args.scale, 1, MAX_SCALE)
+    check_int("--frames", args.frames, 2, 1000, optional=True)
+    check_int("--steps", args.steps, 1, optional=True); check_int("--scale", args.scale, 1, MAX_SCALE, optional=True)
     if (args.seeds is None) == (args.images is None): raise ValueError("give exactly one of --seeds A B or --images A.png B.png")
-    for seed in args.seeds or (): check_flag_int("--seeds", seed, 0, SEED_MAX)
+    for seed in args.seeds or (): check_int("--seeds", seed, 0, SEED_MAX, optional=True)
     pipe = _image_pipeline(args.model, args.device)
-    check_flag_int("--steps", args.steps, 1, pipe.scheduler.config.num_train_timesteps)
+    check_int("--steps", args.steps, 1, pipe.scheduler.config.num_train_timesteps, optional=True)
     c, s = pipe.unet.config.in_channels, pipe.unet.config.sample_size
     if args.seeds is not None:
         x_a, x_b = (torch.randn(1, c, s, s, generator=torch.Generator().manual_seed(k)) for k in args.seeds)
@@ -490,7 +450,7 @@ def build_parser()->argparse.ArgumentParser:
     t.add_argument("--out", help="the run's folder (default: runs/PRESET or runs/DATASET)")
     t.add_argument("--resume", action="store_true", help="continue the run whose checkpoint is in --out (default: off)")
     t.add_argument("--force", action="store_true", help="train a new model into an --out that already holds something (default: off)")
-    t.add_argument("--device", help=f"{DEVICES} (default: cuda if available, else cpu)")
+    t.add_argument("--device", help=f"{DEVICE_KINDS} (default: cuda if available, else cpu)")
     t.add_argument("--bf16", action="store_true", help="bf16 autocast, CUDA only (default: off)")
     t.add_argument("--compile", action="store_true", help="torch.compile the network (default: off)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar (default: off)")
@@ -505,7 +465,7 @@ def build_parser()->argparse.ArgumentParser:
     s.add_argument("--sigma-hat", action="store_true", help="the paper's larger noise σ̂ instead of η; ddim only (default: off)")
     s.add_argument("--n", type=int, default=64, help="how many samples (default: %(default)s)")
     s.add_argument("--seed", type=int, default=0, help="seed of the noise (default: %(default)s)")
-    s.add_argument("--device", default=None, help=f"{DEVICES} (default: cpu)")
+    s.add_argument("--device", default=None, help=f"{DEVICE_KINDS} (default: cpu)")
     s.add_argument("--out", default="samples.png", help="output file: .png (a grid, or a scatter plot for points) or .npy (default: %(default)s)")
     s.add_argument("--gif", default=None, metavar="PATH", help="also write the denoising as an animated GIF: x_t (left) and the predicted x_0 (right) at every step (default: none)")
     s.add_argument("--scale", type=int, default=4, help="enlarge each pixel of the PNG grid and the GIF this many times (default: %(default)s)")
@@ -518,7 +478,7 @@ def build_parser()->argparse.ArgumentParser:
     r.add_argument("--steps", type=int, default=50, help="DDIM steps each way (default: %(default)s)")
     r.add_argument("--out", default="reconstruction.png", help="PNG with the original and the reconstruction side by side (default: %(default)s)")
     r.add_argument("--scale", type=int, default=8, help="enlarge each pixel this many times (default: %(default)s)")
-    r.add_argument("--device", default=None, help=f"{DEVICES} (default: cpu)")
+    r.add_argument("--device", default=None, help=f"{DEVICE_KINDS} (default: cpu)")
     r.set_defaults(func=reconstruct_command)
     i = add("interpolate", help="interpolate between two seeds or two encoded images",
             description="Slerp (or lerp) between two latents x_T and decode every frame with DDIM. "
@@ -531,7 +491,7 @@ def build_parser()->argparse.ArgumentParser:
     i.add_argument("--steps", type=int, default=50, help="DDIM steps (default: %(default)s)")
     i.add_argument("--out", default="interpolation.png", help="output: .png (a row of frames), .gif (an animation) or .npy (default: %(default)s)")
     i.add_argument("--scale", type=int, default=4, help="enlarge each pixel this many times (default: %(default)s)")
-    i.add_argument("--device", default=None, help=f"{DEVICES} (default: cpu)")
+    i.add_argument("--device", default=None, help=f"{DEVICE_KINDS} (default: cpu)")
     i.set_defaults(func=interpolate_command)
     e = add("export-digits", help="write held-out shipped digits as PNG files, e.g. to try reconstruct on",
             description="Write digits from the shipped held-out test split (never trained on) as PNG files, cycling "

@@ -6,18 +6,29 @@
 from __future__ import annotations
 import json
 from pathlib import Path
-from .scheduler import DIFFUSERS_FORMAT_VERSION
 
 # %% auto #0
-__all__ = ['MODEL_CONFIG_NAME', 'WEIGHTS_NAME', 'PICKLED_WEIGHTS_NAME', 'PIPELINE_INDEX_NAME', 'DIFFUSERS_CLASSES',
-           'read_weights', 'unwrap_model', 'index_entry', 'save_model_folder', 'pretrained_dir', 'available_pretrained',
-           'available_pipelines', 'pretrained_path']
+__all__ = ['MODEL_CONFIG_NAME', 'WEIGHTS_NAME', 'PICKLED_WEIGHTS_NAME', 'PIPELINE_INDEX_NAME', 'DIFFUSERS_FORMAT_VERSION',
+           'DIFFUSERS_CLASSES', 'Config', 'read_weights', 'unwrap_model', 'index_entry', 'save_model_folder',
+           'pretrained_dir', 'available_pretrained', 'available_pipelines', 'pretrained_path']
 
 # %% ../nbs/folders.ipynb #2d5f6236
 MODEL_CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"
 PICKLED_WEIGHTS_NAME = "diffusion_pytorch_model.bin"     # what older diffusers saves wrote: refused, never unpickled
 PIPELINE_INDEX_NAME = "model_index.json"
+DIFFUSERS_FORMAT_VERSION = "0.42.1"   # the diffusers release whose files we read and write
+
+# %% ../nbs/folders.ipynb #cdd896ec
+class Config(dict):
+    "Constructor arguments, read-only, readable as `config.key` or `config['key']`; subclasses name their owner for the messages."
+    _owner, _rebuild = "object", "`type(obj)(**{**obj.config, key: value})`"
+    def __getattr__(self, k):
+        try: return self[k]
+        except KeyError: raise AttributeError(f"{self._owner} config has no entry {k!r}; it has: {', '.join(self)}") from None
+    def _ro(self, *a, **kw): raise TypeError(f"a {self._owner}'s config is read-only: build a new {self._owner} with {self._rebuild}")
+    __setitem__ = __delitem__ = __setattr__ = __ior__ = update = pop = popitem = clear = setdefault = _ro
+    def __reduce__(self): return (type(self), (dict(self),))   # copy, deepcopy and pickle rebuild it whole
 
 # %% ../nbs/folders.ipynb #a1be4ff6
 def read_weights(folder,        # a model folder holding diffusion_pytorch_model.safetensors

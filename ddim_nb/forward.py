@@ -6,7 +6,7 @@
 from __future__ import annotations
 import torch
 from torch import Tensor
-from .checks import check_generator
+from .checks import check_generator, check_number
 
 # %% auto #0
 __all__ = ['randn_tensor', 'expand_to', 'q_sample', 'q_sigma_reverse', 'posterior_variance', 'sigma_eta', 'sample_q_sigma_chain',
@@ -102,7 +102,7 @@ def sample_q_sigma_chain(x0:Tensor,            # clean samples (B, ...)
                          generator=None,       # torch.Generator for the noise
                         )->Tensor:             # x_{τ_i} for every i, shape (len(τ), B, ...)
     "Sample x_{τ_1..τ_S} from the non-Markovian forward process q_σ(x_{1:T} | x_0), eqs. (6)-(7)."
-    if eta < 0: raise ValueError(f"`eta` must be >= 0, got {eta}")
+    eta = check_number("eta", eta, low=0)
     taus = torch.arange(len(abar)) if timesteps is None else torch.as_tensor(timesteps)
     if taus.ndim != 1 or len(taus) == 0 or (taus[1:] <= taus[:-1]).any() or taus[0] < 0 or taus[-1] >= len(abar):
         raise ValueError(f"`timesteps` must be a strictly increasing sequence within [0, {len(abar) - 1}]")

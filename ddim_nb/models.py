@@ -10,9 +10,8 @@ from pathlib import Path
 import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
-from .scheduler import SchedulerConfig, DIFFUSERS_FORMAT_VERSION
 from .checks import check_int, check_number, check_bool
-from .folders import MODEL_CONFIG_NAME, WEIGHTS_NAME, read_weights
+from .folders import Config, DIFFUSERS_FORMAT_VERSION, MODEL_CONFIG_NAME, WEIGHTS_NAME, read_weights
 
 # %% auto #0
 __all__ = ['DOWN_BLOCK_TYPES', 'UP_BLOCK_TYPES', 'timestep_embedding', 'TimestepEmbedding', 'ModelConfig', 'UNet2DOutput',
@@ -50,7 +49,7 @@ class TimestepEmbedding(nn.Module):
     def forward(self, emb:Tensor)->Tensor: return self.linear_2(F.silu(self.linear_1(emb)))   # (B, in) → (B, D)
 
 # %% ../nbs/03_models.ipynb #a4445a2d
-class ModelConfig(SchedulerConfig):
+class ModelConfig(Config):
     "A model's constructor arguments; read-only, readable as `config.key` or `config['key']`."
     _owner, _rebuild = "model", "`Model(**{**model.config, key: value})`"
 

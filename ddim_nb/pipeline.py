@@ -11,12 +11,12 @@ import numpy as np
 import torch
 from torch import Tensor
 from .scheduler import DDIMScheduler, sample_loop, step_kwargs
-from .checks import check_choice, check_generator
+from .checks import check_choice, check_generator, check_device, check_dtype
 from .folders import save_model_folder, available_pretrained, available_pipelines, pretrained_path, PIPELINE_INDEX_NAME
 from .forward import randn_tensor
 
 # %% auto #0
-__all__ = ['OUTPUT_TYPES', 'ImagePipelineOutput', 'to_pil', 'check_dtype', 'check_device', 'to_arguments', 'DDIMPipeline']
+__all__ = ['OUTPUT_TYPES', 'ImagePipelineOutput', 'to_pil', 'to_arguments', 'DDIMPipeline']
 
 # %% ../nbs/06_pipeline.ipynb #66bfae19
 @dataclass
@@ -34,29 +34,6 @@ def to_pil(images:np.ndarray)->list:
     from PIL import Image
     images = (images * 255).round().astype("uint8")
     return [Image.fromarray(im[..., 0], mode="L") if im.shape[-1] == 1 else Image.fromarray(im) for im in images]
-
-# %% ../nbs/06_pipeline.ipynb #a48b3a57
-def check_dtype(name:str,   # the parameter's name, as the user typed it
-                dtype,      # None, or a floating-point torch.dtype
-               ):           # `dtype`, unchanged
-    "`dtype` if it is None or a floating-point `torch.dtype` (the network's weights are floats); else a ValueError naming `name`."
-    if dtype is None or (isinstance(dtype, torch.dtype) and dtype.is_floating_point): return dtype
-    raise ValueError(f"`{name}` must be a floating-point torch.dtype such as torch.float32, torch.float64 or "
-                     f"torch.bfloat16, got {dtype!r}")
-
-def check_device(name:str,  # the parameter's name, as the user typed it
-                 device,    # None, a torch.device, or what torch.device takes ('cpu', 'cuda:1', 0)
-                )->torch.device: # the device (None stays None)
-    "`device` as a `torch.device` if torch knows it and this machine has it; else a ValueError naming `name`."
-    if device is None: return None
-    try: device = torch.device(device)
-    except (RuntimeError, TypeError, ValueError):
-        raise ValueError(f"`{name}` must be a torch device such as 'cpu', 'cuda', 'cuda:1' or 'mps', got {device!r}") from None
-    try: torch.empty(0, device=device)                           # torch's own test: can it put a tensor there?
-    except (RuntimeError, AssertionError, NotImplementedError) as e:
-        reason = str(e).split("\n")[0].split(". ")[0]
-        raise ValueError(f"`{name}` {str(device)!r} is not available on this machine ({reason})") from None
-    return device
 
 # %% ../nbs/06_pipeline.ipynb #653edc5d
 def to_arguments(args:tuple,  # `.to`'s positional arguments: (), (dtype,), (device,) or (device, dtype)

@@ -13,11 +13,12 @@ from torch import Tensor
 from .schedules import make_betas, alphas_cumprod, rescale_zero_terminal_snr
 from .checks import check_int, check_choice, check_number, check_bool
 from .forward import randn_tensor, q_sample, sigma_eta, posterior_variance
+from .folders import Config, DIFFUSERS_FORMAT_VERSION
 
 # %% auto #0
 __all__ = ['PREDICTION_TYPES', 'ABAR_FLOOR', 'TIMESTEP_SPACINGS', 'DDIMSchedulerOutput', 'DDPMSchedulerOutput', 'CONFIG_NAME',
-           'DIFFUSERS_FORMAT_VERSION', 'SCHEDULE_KEYS', 'CONFIG_CHECKS', 'VARIANCE_TYPES', 'predict_x0_eps',
-           'get_velocity', 'dynamic_threshold', 'ddim_step', 'sigma_hat', 'make_timesteps', 'SchedulerConfig',
+           'SCHEDULE_KEYS', 'CONFIG_CHECKS', 'VARIANCE_TYPES', 'signal_noise_roots', 'predict_x0_eps', 'get_velocity',
+           'dynamic_threshold', 'ddim_step', 'ddim_coefficients', 'sigma_hat', 'make_timesteps', 'SchedulerConfig',
            'SchedulerOutput', 'ConfigMixin', 'check_step_inputs', 'SchedulerMixin', 'check_eta', 'DDIMScheduler',
            'DDPMScheduler', 'sample_loop', 'step_kwargs']
 
@@ -26,24 +27,33 @@ PREDICTION_TYPES = ("epsilon", "sample", "v_prediction")
 ABAR_FLOOR = 2.0 ** -24   # ᾱ_t used in place of exactly 0 when converting an ε-prediction
 
 # %% ../nbs/02_scheduler.ipynb #460fb924
+def signal_noise_roots(abar_t,                       # ᾱ_t: a tensor (one or many timesteps) or a number
+                       prediction_type:str="epsilon",# what the network predicts: one of PREDICTION_TYPES
+                      )->tuple:                      # (√ᾱ_t, √(1-ᾱ_t))
+    "The two square roots eq. (9) is made of: how much signal and how much noise x_t holds."
+    check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
+    if prediction_type == "epsilon":                  # ᾱ_T = 0 (zero terminal SNR): 2⁻²⁴ keeps (9) finite
+        if torch.is_tensor(abar_t): abar_t = torch.where(abar_t == 0, torch.full_like(abar_t, ABAR_FLOOR), abar_t)
+        elif abar_t == 0: abar_t = ABAR_FLOOR
+    return abar_t ** (0.5), (1 - abar_t) ** (0.5)
+
 def predict_x0_eps(model_output:Tensor,          # network output for x_t
                    sample:Tensor,                # x_t
                    abar_t,                       # ᾱ_t (0-d tensor)
                    prediction_type:str="epsilon",# what the network predicts: one of PREDICTION_TYPES
+                   roots=None,                   # (√ᾱ_t, √(1-ᾱ_t)) from `signal_noise_roots`, if already computed
                   )->tuple:                      # (x0_hat, eps_hat)
     "Turn a network output into the predicted clean sample x̂_0 (eq. 9) and the predicted noise ε̂."
-    if prediction_type == "epsilon" and abar_t == 0:   # ᾱ_T = 0 (zero terminal SNR): 2⁻²⁴ keeps (9) finite
-        abar_t = torch.full_like(torch.as_tensor(abar_t), ABAR_FLOOR)
-    beta_prod_t = 1 - abar_t
+    a, b = signal_noise_roots(abar_t, prediction_type) if roots is None else roots   # √ᾱ_t, √(1-ᾱ_t)
     if prediction_type == "epsilon":
-        x0_hat = (sample - beta_prod_t ** (0.5) * model_output) / abar_t ** (0.5)   # (9)
+        x0_hat = (sample - b * model_output) / a      # (9)
         eps_hat = model_output
     elif prediction_type == "sample":
         x0_hat = model_output
-        eps_hat = (sample - abar_t ** (0.5) * x0_hat) / beta_prod_t ** (0.5)
-    elif prediction_type == "v_prediction":
-        x0_hat = (abar_t**0.5) * sample - (beta_prod_t**0.5) * model_output
-        eps_hat = (abar_t**0.5) * model_output + (beta_prod_t**0.5) * sample
+        eps_hat = (sample - a * x0_hat) / b           # (9')
+    elif prediction_type == "v_prediction":           # v = a ε - b x_0
+        x0_hat = a * sample - b * model_output
+        eps_hat = a * model_output + b * sample
     else: check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
     return x0_hat, eps_hat
 
@@ -76,15 +86,22 @@ def ddim_step(x0_hat:Tensor,     # predicted clean sample x̂_0 (eq. 9), possibl
               sigma_t=0.0,       # σ_t ≥ 0, at most √(1 - ᾱ_prev)
               noise:Tensor=None, # z ~ N(0, I); None: no noise term (a deterministic step)
               noise_scale=None,  # what multiplies z (default σ_t; the paper's σ̂_t, App. D.3, with σ_t = σ_t(1))
+              coefficients=None, # the pair `ddim_coefficients(abar_prev, sigma_t)`, if already computed
              )->Tensor:          # x_{t-1}
     "One DDIM update, eq. (12): x_{t-1} = √ᾱ_{t-1} x̂_0 + √(1-ᾱ_{t-1}-σ_t²) ε̂ + σ_t z."
-    c = 1 - abar_prev - sigma_t**2                             # ≥ 0 in exact arithmetic; floor rounding error at 0
-    c = c.clamp(min=0) if torch.is_tensor(c) else max(c, 0.0)
-    dir_xt = c ** (0.5) * eps_hat                              # (12) direction pointing to x_t
-    x_prev = abar_prev ** (0.5) * x0_hat + dir_xt              # (12) predicted x_0, plus the direction
+    a, d = ddim_coefficients(abar_prev, sigma_t) if coefficients is None else coefficients
+    x_prev = a * x0_hat + d * eps_hat                          # (12) predicted x_0, plus the direction pointing to x_t
     if noise is not None:                                      # (12) random noise
         x_prev = x_prev + (sigma_t if noise_scale is None else noise_scale) * noise
     return x_prev
+
+def ddim_coefficients(abar_prev,        # ᾱ_{t-1}: a tensor (one or many steps) or a number
+                      sigma_t=0.0,      # σ_t, of the same shape
+                     )->tuple:          # (√ᾱ_{t-1}, √(1-ᾱ_{t-1}-σ_t²))
+    "What multiplies x̂_0 and ε̂ in eq. (12)."
+    c = 1 - abar_prev - sigma_t**2                             # ≥ 0 in exact arithmetic; floor rounding error at 0
+    c = c.clamp(min=0) if torch.is_tensor(c) else max(c, 0.0)
+    return abar_prev ** (0.5), c ** (0.5)
 
 # %% ../nbs/02_scheduler.ipynb #f25de126
 def sigma_hat(abar_t, abar_prev):
@@ -120,15 +137,9 @@ def make_timesteps(num_inference_steps:int,      # S, the number of sampling ste
     return ts
 
 # %% ../nbs/02_scheduler.ipynb #ecc0ac49
-class SchedulerConfig(dict):
+class SchedulerConfig(Config):
     "A scheduler's constructor arguments; read-only, readable as `config.key` or `config['key']`."
     _owner, _rebuild = "scheduler", "`Scheduler.from_config(scheduler.config, key=value)`"   # for the messages
-    def __getattr__(self, k):
-        try: return self[k]
-        except KeyError: raise AttributeError(f"{self._owner} config has no entry {k!r}; it has: {', '.join(self)}") from None
-    def _ro(self, *a, **kw): raise TypeError(f"a {self._owner}'s config is read-only: build a new {self._owner} with {self._rebuild}")
-    __setitem__ = __delitem__ = __setattr__ = __ior__ = update = pop = popitem = clear = setdefault = _ro
-    def __reduce__(self): return (type(self), (dict(self),))   # copy, deepcopy and pickle rebuild it whole
 
 # %% ../nbs/02_scheduler.ipynb #085afbd0
 @dataclass
@@ -144,7 +155,6 @@ DDIMSchedulerOutput = DDPMSchedulerOutput = SchedulerOutput
 
 # %% ../nbs/02_scheduler.ipynb #010cff56
 CONFIG_NAME = "scheduler_config.json"
-DIFFUSERS_FORMAT_VERSION = "0.42.1"   # the diffusers release whose config format we read and write
 
 def _load_config_file(path) -> tuple:
     "Read and sanity-check a scheduler_config.json (a file, a folder holding one, or a pipeline folder): (config, file)."
@@ -223,9 +233,10 @@ class ConfigMixin:
         if any(k in SCHEDULE_KEYS and fresh.config[k] != self.config[k] for k in kwargs):
             self.__dict__.update(fresh.__dict__)              # new ᾱ: a scheduler built from the new config
             return
-        object.__setattr__(self, "config", fresh.config)      # τ and the steps' coefficients stay valid
+        object.__setattr__(self, "config", fresh.config)      # τ stays valid
         for k in kwargs:
             if k in self.__dict__: self.__dict__[k] = fresh.__dict__[k]   # attributes that mirror an entry (DDPM's variance_type)
+        if getattr(self, "_index", None) is not None: self._precompute()  # (9)'s roots depend on prediction_type
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, subfolder:str=None, **kwargs):
@@ -295,6 +306,7 @@ class SchedulerMixin(ConfigMixin):
         self.num_inference_steps = None
         self.timesteps = torch.from_numpy(np.arange(0, T)[::-1].copy().astype(np.int64))
         self._index = None                                      # {timestep: its position in τ}, once τ is set
+        self._cache = {}                                        # what `_precompute` computed, per τ (a new ᾱ: a new scheduler)
 
     def __len__(self): return self.config.num_train_timesteps
     def __repr__(self): return f"{type(self).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in self.config.items() if k != "trained_betas") + ")"
@@ -406,12 +418,30 @@ class DDIMScheduler(SchedulerMixin):
         return posterior_variance(self.alphas_cumprod[timestep], self._abar_prev(prev_timestep))
 
     def _precompute(self):
-        "ᾱ_t, ᾱ_prev, σ_t(1) (eq. 16) and σ̂_t at every entry of τ, with the arithmetic `step` would do."
-        ts, nxt = torch.tensor(self._ts), torch.tensor(self._next)
-        abar_t = self.alphas_cumprod[ts]                                                      # (S,)
-        abar_prev = torch.where(nxt >= 0, self.alphas_cumprod[nxt.clamp(min=0)], self.final_alpha_cumprod)
-        sigma_1 = posterior_variance(abar_t, abar_prev) ** 0.5                                # σ_t(η = 1), (16)
-        self._steps = list(zip(abar_t.unbind(), abar_prev.unbind(), sigma_1.unbind(), sigma_hat(abar_t, abar_prev).unbind()))
+        """Everything `step` needs at each entry of τ that does not depend on η: ᾱ_t, ᾱ_prev, σ_t(1) (eq. 16), σ̂_t and
+        (9)'s roots, as vectors over τ and one 0-d tensor per entry; kept per τ, so sampling again with the same τ
+        reuses them. The coefficients of (12) depend on η and are added per η by `_coefficients`."""
+        key = (tuple(self._ts), self.config.prediction_type)
+        if key not in self._cache:
+            if len(self._cache) >= 8: self._cache.clear()                                   # a handful of τ's at a time
+            ts, nxt = torch.tensor(self._ts), torch.tensor(self._next)
+            abar_t = self.alphas_cumprod[ts]                                                  # (S,)
+            abar_prev = torch.where(nxt >= 0, self.alphas_cumprod[nxt.clamp(min=0)], self.final_alpha_cumprod)
+            v = dict(abar_t=abar_t, abar_prev=abar_prev, sigma_1=posterior_variance(abar_t, abar_prev) ** 0.5,  # σ_t(1), (16)
+                     sigma_hat=sigma_hat(abar_t, abar_prev))
+            a, b = signal_noise_roots(abar_t, self.config.prediction_type)
+            self._cache[key] = dict(vectors=v, steps=list(zip(*(x.unbind() for x in (*v.values(), a, b)))), per_eta={})
+        self._pre = self._cache[key]
+
+    def _coefficients(self, eta:float, sigma_hat:bool)->list:
+        """Per entry of τ, for this η (or σ̂): (12)'s coefficients of x̂_0 and ε̂, what multiplies z, and whether σ_t
+        exceeds √(1-ᾱ_prev) there (possible only for η > 1). Computed for all of τ at the first step with this η."""
+        v = self._pre["vectors"]
+        sigma_t = v["sigma_1"] if sigma_hat else eta * v["sigma_1"] if eta else 0.0          # σ_t(η), (16)
+        a, d = ddim_coefficients(v["abar_prev"], sigma_t)                                     # (12)
+        scale = v["sigma_hat"] if sigma_hat else sigma_t if eta else torch.zeros_like(v["abar_t"])   # of z
+        too_big = ((1 - v["abar_prev"] - sigma_t**2) < -1e-6).tolist() if eta > 1 else [False] * len(self._ts)
+        return list(zip(a.unbind(), d.unbind(), scale.unbind(), too_big))
 
     def step(self,
              model_output:Tensor,      # network output at (sample, timestep)
@@ -434,28 +464,33 @@ class DDIMScheduler(SchedulerMixin):
         if self.num_inference_steps is None:
             raise ValueError("call `set_timesteps(num_inference_steps)` before `step`: the scheduler does not know "
                              "which timesteps to sample on yet")
-        eta, sigma_hat = check_eta(eta, sigma_hat)
+        # η and σ̂ are checked once: the first step with them computes (12)'s coefficients for all of τ, later ones look them up
+        key = (eta, sigma_hat) if type(eta) in (int, float) and type(sigma_hat) is bool else None
+        per_eta = self._pre["per_eta"].get(key)
+        if per_eta is None:
+            eta, sigma_hat = check_eta(eta, sigma_hat)
+            per_eta = self._coefficients(eta, sigma_hat)
+            if key is not None: self._pre["per_eta"][key] = per_eta
         check_step_inputs(model_output, sample, generator, variance_noise)
-        # 1. where we are in τ, and the coefficients set_timesteps computed there (the previous timestep is the next
-        #    entry of the list; diffusers uses t - T//S, which is wrong for some spacings)
+        # 1. where we are in τ (the previous timestep is the next entry of the list; diffusers uses t - T//S, which is
+        #    wrong for some spacings), and what set_timesteps and the first step computed there
         i = self._position(timestep)
-        abar_t, abar_prev, sigma_1, s_hat = self._steps[i]
+        abar_t, abar_prev, sigma_1, _, root_a, root_b = self._pre["steps"][i]
+        c_x0, c_eps, noise_scale, too_big = per_eta[i]
+        if too_big:                                               # η ≤ 1 always fits: σ_t(1)² ≤ 1 - ᾱ_{t-1}
+            raise ValueError(f"`eta`={eta} is too large at timestep {self._ts[i]}: σ_t² exceeds 1 - ᾱ_prev; "
+                             f"the largest allowed here is {((1 - abar_prev) ** 0.5 / sigma_1).item():.4f}")
         # 2. x̂_0 and ε̂ from the model output, eq. (9)
-        x0_hat, eps_hat = predict_x0_eps(model_output, sample, abar_t, self.config.prediction_type)
+        x0_hat, eps_hat = predict_x0_eps(model_output, sample, abar_t, self.config.prediction_type, roots=(root_a, root_b))
         # 3. clip or threshold x̂_0
         x0_hat = self._clip(x0_hat)
         if use_clipped_model_output:   # ε̂ consistent with the clipped x̂_0
             eps_hat = (sample - abar_t ** (0.5) * x0_hat) / (1 - abar_t) ** (0.5)
-        # 4. σ_t, eq. (16); σ̂ keeps η = 1 in the direction
-        sigma_t = sigma_1 if sigma_hat else eta * sigma_1 if eta else 0.0
-        if eta > 1 and 1 - abar_prev - sigma_t**2 < -1e-6:       # η ≤ 1 always fits: σ_t(1)² ≤ 1 - ᾱ_{t-1}
-            raise ValueError(f"`eta`={eta} is too large at timestep {self._ts[i]}: σ_t² exceeds 1 - ᾱ_prev; "
-                             f"the largest allowed here is {((1 - abar_prev) ** 0.5 / sigma_1).item():.4f}")
-        # 5. z, drawn only when the step adds noise (σ̂: not on the last step, as in DDPM)
+        # 4. z, drawn only when the step adds noise (σ̂: not on the last step, as in DDPM)
         noisy = self._next[i] >= 0 if sigma_hat else eta > 0
         noise = self._noise(model_output, generator, variance_noise) if noisy else None
-        # 6. x_{t-1}, eq. (12)
-        x_prev = ddim_step(x0_hat, eps_hat, abar_prev, sigma_t, noise, s_hat if sigma_hat else None)
+        # 5. x_{t-1}, eq. (12), with σ_t from (16) (σ̂: η = 1's σ_t in the direction, σ̂_t on z)
+        x_prev = ddim_step(x0_hat, eps_hat, abar_prev, noise=noise, noise_scale=noise_scale, coefficients=(c_x0, c_eps))
         if not return_dict: return (x_prev, x0_hat)
         return SchedulerOutput(prev_sample=x_prev, pred_original_sample=x0_hat)
 

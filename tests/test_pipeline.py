@@ -92,7 +92,7 @@ def test_to_moves_the_network_and_the_sampling():
     (dict(num_inference_steps=1001), ValueError, "`num_inference_steps` must be between 1 and 1000"),
     (dict(output_type="jpg"), ValueError, "allowed values are 'pil', 'np', 'pt'"),
     (dict(batch_size=3, generator=[torch.Generator()]), ValueError, "list of 1 generators but the batch size is 3"),
-    (dict(eta=-1.0), ValueError, "`eta` must be >= 0"),
+    (dict(eta=-1.0), ValueError, "`eta` must be a finite number >= 0"),
     (dict(latents=torch.zeros(1, 3, 8, 8)), ValueError, r"`latents` must have shape \(1, 1, 8, 8\)"),
 ])
 def test_bad_inputs(digits, kw, err, match):

@@ -45,7 +45,7 @@ def test_to_takes_every_form_diffusers_takes():
     (("cpu", torch.float64, 1), {}, "at most two positional arguments"),
     ((torch.float64,), dict(dtype=torch.float32), "`dtype` given both as an argument and as a keyword"),
     (("cpu",), dict(device="cpu"), "`device` given both as an argument and as a keyword"),
-    (("gpu",), {}, "`device` must be a torch device such as 'cpu'"),
+    (("gpu",), {}, "`device` 'gpu' is not a device: allowed values are cpu"),
     (("cpu", "float64"), {}, "`dtype` must be a floating-point torch.dtype"),
     ((torch.int64,), {}, "`dtype` must be a floating-point torch.dtype"),
     ((), dict(dtype="float64"), "`dtype` must be a floating-point torch.dtype"),
@@ -102,7 +102,7 @@ def test_from_pretrained_dtype_is_the_saved_weights_exactly(digits):
     (dict(dtype=torch.int32), "`dtype` must be a floating-point torch.dtype"),
     (dict(dtype={"unet": "fp16"}), "`dtype` must be a floating-point torch.dtype"),
     (dict(dtype=torch.float64, torch_dtype=torch.float64), "pass `dtype` or `torch_dtype`"),
-    (dict(device="gpu"), "`device` must be a torch device"),
+    (dict(device="gpu"), "`device` 'gpu' is not a device"),
 ])
 def test_from_pretrained_bad_dtype(kw, match):
     with pytest.raises(ValueError, match=match): DDIMPipeline.from_pretrained("digits", **kw)

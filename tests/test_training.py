@@ -190,7 +190,7 @@ def test_image_of_the_wrong_shape():
               TrainConfig(steps=1, batch_size=2), progress=False)
 
 
-@pytest.mark.parametrize("kw, match", [({"steps": 0}, "`steps` must be >= 1"), ({"lr": -1.0}, "`lr` must be > 0"),
+@pytest.mark.parametrize("kw, match", [({"steps": 0}, "`steps` must be >= 1"), ({"lr": -1.0}, "`lr` must be a finite number > 0"),
                                        ({"ema_decay": 1.5}, "`ema_decay` must be"), ({"prediction_type": "x0"}, "allowed values")])
 def test_bad_config(kw, match):
     with pytest.raises((ValueError, TypeError), match=match): TrainConfig(**kw)
