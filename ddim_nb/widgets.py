@@ -6,14 +6,15 @@
 from __future__ import annotations
 import io, numbers
 from contextlib import contextmanager
-from .checks import check_int, check_choice
+from .checks import check_int, check_choice, check_number
 
 # %% auto #0
-__all__ = ['MODEL_NAMES', 'STEP_CHOICES', 'MAX_SEED', 'DIGIT_CMAP', 'GAP_COLOR', 'LAMBDA_GRID', 'SOURCES', 'TrajectoryExplorer',
-           'EtaExplorer', 'InterpolationExplorer']
+__all__ = ['MODEL_NAMES', 'IMAGE_DATA', 'STEP_CHOICES', 'MAX_SEED', 'DIGIT_CMAP', 'GAP_COLOR', 'LAMBDA_GRID', 'SOURCES',
+           'TrajectoryExplorer', 'EtaExplorer', 'InterpolationExplorer']
 
 # %% ../nbs/08_widgets.ipynb #c4d45474
-MODEL_NAMES = ("swissroll", "digits")   # shipped models the explorers load by name
+MODEL_NAMES = ("swissroll", "digits", "mnist")   # shipped models the explorers load by name
+IMAGE_DATA = {(1, 8, 8): "digits", (1, 28, 28): "mnist"}   # a model's image shape → the data set of its classifier and held-out images
 STEP_CHOICES = (5, 10, 20, 50)          # the values of S on the sliders
 MAX_SEED = 2**31 - 1                    # largest seed in the seed boxes
 DIGIT_CMAP = "gray_r"                   # digits dark on light, as in every chapter of the course
@@ -21,17 +22,18 @@ GAP_COLOR = "0.75"                      # the gaps between the images of a mosai
 
 # %% ../nbs/08_widgets.ipynb #7efe42ae
 def _load_pipeline(model, kind:str="any"):
-    "A quiet DDIMPipeline sharing the network of `model` ('swissroll', 'digits' or a DDIMPipeline); `kind`: 'any' or 'images'."
+    "A quiet DDIMPipeline sharing the network of `model` (one of MODEL_NAMES or a DDIMPipeline); `kind`: 'any' or 'images'."
     from ddim_nb.pipeline import DDIMPipeline
+    allowed = ", ".join(repr(m) for m in MODEL_NAMES) + " or a DDIMPipeline"
     if isinstance(model, str):
-        if model not in MODEL_NAMES: raise ValueError(f"`model` must be 'swissroll', 'digits' or a DDIMPipeline; got {model!r}")
+        if model not in MODEL_NAMES: raise ValueError(f"`model` must be {allowed}; got {model!r}")
         pipe = DDIMPipeline.from_pretrained(model)
     elif isinstance(model, DDIMPipeline): pipe = model
-    else: raise TypeError(f"`model` must be 'swissroll', 'digits' or a DDIMPipeline; got {type(model).__name__}")
+    else: raise TypeError(f"`model` must be {allowed}; got {type(model).__name__}")
     quiet = DDIMPipeline(pipe.unet, pipe.scheduler)          # same network, our own progress-bar setting
     quiet.set_progress_bar_config(disable=True)
     if kind == "images" and len(quiet.sample_shape(1)) == 2:
-        raise ValueError("`model` must be an image model ('digits' or an image DDIMPipeline); this one samples 2-D points "
+        raise ValueError("`model` must be an image model ('digits', 'mnist' or an image DDIMPipeline); this one samples 2-D points "
                          "(use TrajectoryExplorer for those)")
     return quiet
 
@@ -253,7 +255,7 @@ def _run_eta(pipe, classifier, n:int, eta:float, num_inference_steps:int, seed:i
     x_T = randn_tensor(pipe.sample_shape(n), torch.Generator().manual_seed(seed))
     draws = torch.stack([pipe(n, generator=torch.Generator().manual_seed(d), eta=eta, output_type="pt",
                               num_inference_steps=num_inference_steps, latents=x_T).images * 2 - 1
-                         for d in (1, 2)])                                        # (2, n, 1, 8, 8) in [-1, 1]
+                         for d in (1, 2)])                                        # (2, n, 1, H, W) in [-1, 1]
     scores = classifier_scores(classifier, draws.flatten(0, 1))
     diff = (draws[0] - draws[1]).abs() / 2                                        # on the [0, 1] pixel scale
     preds = scores["predictions"].reshape(2, n)                                   # (2, n)
@@ -283,7 +285,7 @@ class EtaExplorer(_Explorer):
     _sweep = "eta"
     figsize = (6.4, 3.0)
     def __init__(self,
-                 model="digits",                 # 'digits' or a DDIMPipeline of 1×8×8 images (the classifier reads 8×8 digits)
+                 model="digits",                 # 'digits', 'mnist' or a DDIMPipeline of 1×8×8 or 1×28×28 digits (for the classifier)
                  n:int=8,                        # samples per draw
                  eta:float=0.0,                  # η at the start, in [0, 1]
                  num_inference_steps:int=20,     # S at the start, one of STEP_CHOICES
@@ -293,14 +295,14 @@ class EtaExplorer(_Explorer):
         from ddim_nb.metrics import load_digit_classifier
         self.pipe = _load_pipeline(model, kind="images")
         shape = tuple(self.pipe.sample_shape(1)[1:])
-        if shape != (1, 8, 8):
-            raise ValueError(f"`model` must sample 1×8×8 digits (e.g. 'digits'): the classifier reads 8×8 digits; got {shape}")
+        if shape not in IMAGE_DATA:
+            raise ValueError(f"`model` must sample 1×8×8 or 1×28×28 digits (e.g. 'digits', 'mnist'): a digit classifier "
+                             f"reads them; got {shape}")
         self.n = check_int("n", n, low=1, high=32)
-        if isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not 0 <= eta <= 1:
-            raise ValueError(f"`eta` must be a number between 0 and 1 (the slider's range); got {eta!r}")
+        eta = check_number("eta", eta, low=0, high=1)           # the slider's range
         S = int(check_choice("num_inference_steps", num_inference_steps, STEP_CHOICES))
         seed = check_int("seed", seed, low=0, high=MAX_SEED)
-        self.classifier = load_digit_classifier()
+        self.classifier = load_digit_classifier(IMAGE_DATA[shape])
         self._cache = {}
         self._setup_widgets(dict(
             eta=W.FloatSlider(value=float(eta), min=0, max=1, step=0.1, description="η", continuous_update=False),
@@ -317,7 +319,7 @@ class EtaExplorer(_Explorer):
         return {k: v for k, v in r.items() if k != "images"}
 
     def sample(self, eta:float, num_inference_steps:int, seed:int)->dict:
-        "The two draws' 'images' (2, n, 1, 8, 8) in [-1, 1] and the numbers of `stats` for one setting (cached)."
+        "The two draws' 'images' (2, n, 1, H, W) in [-1, 1] and the numbers of `stats` for one setting (cached)."
         key = (round(float(eta), 6), int(num_inference_steps), int(seed))
         if key not in self._cache:
             if len(self._cache) >= 64: self._cache.pop(next(iter(self._cache)))         # keep the cache small
@@ -362,7 +364,7 @@ class InterpolationExplorer(_Explorer):
     _sweep, _mode = "lam", "reflect"
     figsize = (6.4, 2.8)
     def __init__(self,
-                 model="digits",                # 'digits' or an image DDIMPipeline
+                 model="digits",                # 'digits', 'mnist' or an image DDIMPipeline
                  source:str="seeds",            # 'seeds' (x_T from two seeds) or 'images' (two encoded images)
                  seed_a:int=0, seed_b:int=1,    # the seeds for 'seeds'
                  index_a:int=0, index_b:int=1,  # rows of `images` for 'images'
@@ -375,11 +377,11 @@ class InterpolationExplorer(_Explorer):
         self.ode = ode_pipeline(self.pipe)
         self.shape = tuple(self.pipe.sample_shape(1)[1:])
         check_choice("source", source, SOURCES)
-        if images is None:
-            if self.shape != (1, 8, 8):
-                raise ValueError(f"`images` is needed for a model of shape {self.shape}: the default images are 8×8 digits")
-            from ddim_nb.data import load_digits_dataset
-            images = load_digits_dataset("test")[0]
+        if images is None:                                       # the held-out digits of the model's size
+            if self.shape not in IMAGE_DATA:
+                raise ValueError(f"`images` is needed for a model of shape {self.shape}: the default images are 8×8 or 28×28 digits")
+            from ddim_nb import data
+            images = (data.load_digits_dataset if IMAGE_DATA[self.shape] == "digits" else data.load_mnist_dataset)("test")[0]
         check_images(self.pipe.unet, images)
         self.images = images
         N = len(images)

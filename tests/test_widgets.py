@@ -189,11 +189,35 @@ def test_interpolation_jshtml(interp):
     assert interp.to_jshtml(values=[0.0, 0.5, 1.0], dpi=40).count("data:image/png;base64") == 3
 
 
+# ---------- 28×28 models: the MNIST classifier and held-out digits ----------
+
+def _pipe(size):
+    "A pipeline with an untrained small U-Net for `size`×`size` gray images (the explorers' plumbing, not their pictures)."
+    from ddim_nb.models import UNet2DModel
+    from ddim_nb.scheduler import DDIMScheduler
+    torch.manual_seed(0)
+    unet = UNet2DModel(sample_size=size, in_channels=1, out_channels=1, block_out_channels=(8, 16), layers_per_block=1,
+                       down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
+                       norm_num_groups=4, attention_head_dim=None)
+    return DDIMPipeline(unet, DDIMScheduler())
+
+
+def test_explorers_on_28x28():
+    from ddim_nb.data import load_mnist_dataset
+    w = EtaExplorer(_pipe(28), n=2, num_inference_steps=5)
+    assert w.classifier.config.image_size == 28                   # the MNIST classifier, not the 8×8 one
+    assert np.asarray(w.sample(**w.state)["images"]).shape == (2, 2, 1, 28, 28)
+    assert w.image_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    wi = InterpolationExplorer(_pipe(28), source="images", num_inference_steps=5)
+    assert torch.equal(wi.images, load_mnist_dataset("test")[0])  # the held-out MNIST digits by default
+    assert wi.image_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 # ---------- bad inputs ----------
 
 @pytest.mark.parametrize("make, error, match", [
-    (lambda: TrajectoryExplorer("mnist"), ValueError, "`model` must be 'swissroll', 'digits' or a DDIMPipeline; got 'mnist'"),
-    (lambda: TrajectoryExplorer(42), TypeError, "`model` must be 'swissroll', 'digits' or a DDIMPipeline; got int"),
+    (lambda: TrajectoryExplorer("cifar10"), ValueError, "`model` must be 'swissroll', 'digits', 'mnist' or a DDIMPipeline; got 'cifar10'"),
+    (lambda: TrajectoryExplorer(42), TypeError, "`model` must be 'swissroll', 'digits', 'mnist' or a DDIMPipeline; got int"),
     (lambda: TrajectoryExplorer(num_inference_steps=7), ValueError, "Unknown `num_inference_steps` 7: allowed values are 5, 10, 20, 50"),
     (lambda: TrajectoryExplorer(num_inference_steps=True), ValueError, "Unknown `num_inference_steps` True: allowed values are"),
     (lambda: TrajectoryExplorer(n=0), ValueError, "`n` must be between 1 and 2000"),
@@ -202,8 +226,10 @@ def test_interpolation_jshtml(interp):
     (lambda: TrajectoryExplorer(seed=1.5), TypeError, "`seed` must be an integer"),
     (lambda: TrajectoryExplorer(trails=-1), ValueError, "`trails` must be >= 0"),
     (lambda: EtaExplorer("swissroll"), ValueError, "`model` must be an image model"),
-    (lambda: EtaExplorer(eta=1.5), ValueError, "`eta` must be a number between 0 and 1"),
-    (lambda: EtaExplorer(eta="sigma_hat"), ValueError, "`eta` must be a number between 0 and 1"),
+    (lambda: EtaExplorer(eta=1.5), ValueError, "`eta` must be a finite number >= 0 and <= 1, got 1.5"),
+    (lambda: EtaExplorer(eta="sigma_hat"), TypeError, "`eta` must be a finite number >= 0 and <= 1, got 'sigma_hat'"),
+    (lambda: EtaExplorer(_pipe(16)), ValueError, r"`model` must sample 1×8×8 or 1×28×28 digits .* got \(1, 16, 16\)"),
+    (lambda: InterpolationExplorer(_pipe(16)), ValueError, r"`images` is needed for a model of shape \(1, 16, 16\)"),
     (lambda: EtaExplorer(n=0), ValueError, "`n` must be between 1 and 32"),
     (lambda: EtaExplorer(num_inference_steps=1000), ValueError, "Unknown `num_inference_steps` 1000: allowed values are 5, 10, 20, 50"),
     (lambda: InterpolationExplorer("swissroll"), ValueError, "`model` must be an image model"),
