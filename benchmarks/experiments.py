@@ -1,7 +1,7 @@
 """The paper's Tables 1 and 2 in miniature, from the command line (the same code as nbs/10_experiments.ipynb).
 
-    python benchmarks/experiments.py                        # the full tables: about half an hour on 2 CPU cores
-    python benchmarks/experiments.py --n 200 --steps 10 20 50 --etas 0 1 --table2-steps 10 50
+    python benchmarks/experiments.py --n 200 --steps 10 20 50 --etas 0 1 --table2-steps 10 50   # a small run: time it first
+    python benchmarks/experiments.py                        # every default cell (see --help): many times the small run
     python benchmarks/experiments.py --out tables.json --device cuda
 
 Table 1: FID-digits (± bootstrap sd) of `--n` samples from the shipped digits model against the 1,500 training digits,
