@@ -12,7 +12,7 @@ from .checks import check_int, check_number, check_device, DEVICE_KINDS
 __all__ = ['DATASETS', 'SEED_MAX', 'DEVICE_TYPES', 'PICKLED_SUFFIXES', 'SAMPLERS', 'MAX_SCALE', 'HELDOUT', 'NO_PRESET',
            'TRAIN_EPILOG', 'FLAG_NAMES', 'load_training_data', 'default_model_spec', 'fit_model_spec', 'one_line',
            'quiet_diffusers', 'load_pipeline', 'check_train_out', 'check_bf16', 'train_command', 'image_grid',
-           'denoising_frames', 'save_gif', 'sample_command', 'read_image', 'class_cycle', 'export_digits_command',
+           'denoising_frames', 'save_gif', 'sample_command', 'read_image', 'export_digits_command',
            'reconstruct_command', 'interpolate_command', 'build_parser', 'main']
 
 # %% ../nbs/cli.ipynb #55dc4a3a
@@ -330,19 +330,12 @@ def read_image(path, channels:int, size:int):
 # %% ../nbs/cli.ipynb #f262982d
 HELDOUT = ("digits", "mnist")        # --dataset of `ddim-nb export-digits`: the shipped 8×8 digits, the shipped 28×28 MNIST
 
-def class_cycle(labels)->list:
-    "Indices that cycle through the classes (0, 1, …, 9, 0, 1, …), each class's examples in their order."
-    by = {int(c): (labels == c).nonzero().flatten().tolist() for c in labels.unique()}
-    order, k = [], 0
-    while len(order) < len(labels):
-        order += [by[c][k] for c in sorted(by) if k < len(by[c])]
-        k += 1
-    return order
 
 def export_digits_command(args)->int:
     "Run `ddim-nb export-digits`: write held-out shipped digits as PNG files, one of each class in turn."
     from PIL import Image
     from ddim_nb import data
+    from ddim_nb.data import class_cycle
     out = Path(args.out)
     if out.exists() and not out.is_dir(): raise ValueError(f"--out {out} is a file, not a folder")
     images, labels = (data.load_digits_dataset if args.dataset == "digits" else data.load_mnist_dataset)("test")

@@ -18,8 +18,8 @@ __all__ = ['SWISS_ROLL_NOISE', 'SWISS_ROLL_MEAN', 'SWISS_ROLL_STD', 'TWO_MOONS_N
            'DIGITS_SPLITS', 'MNIST_SPLIT_SEED', 'MNIST_N_TRAIN', 'MNIST_N_TEST', 'MNIST_SPLITS', 'IMAGE_EXTENSIONS',
            'IDX_DTYPES', 'MNIST_FILES', 'MNIST_SOURCES', 'CIFAR10_FILES', 'CIFAR10_RECORD', 'CIFAR10_SOURCE',
            'swiss_roll', 'two_moons', 'eight_gaussians', 'checkerboard', 'sample_toy', 'load_digits_dataset',
-           'stratified_holdout', 'load_mnist_dataset', 'load_image_folder', 'read_idx', 'load_mnist', 'load_cifar10',
-           'infinite_batches']
+           'stratified_holdout', 'load_mnist_dataset', 'class_cycle', 'load_image_folder', 'read_idx', 'load_mnist',
+           'load_cifar10', 'infinite_batches']
 
 # %% ../nbs/04_data.ipynb #fbb37680
 def _affine(raw:Tensor,     # raw samples (n, 2), float64
@@ -161,6 +161,16 @@ def load_mnist_dataset(split:str="train",   # 'train' (9,000), 'test' (1,000, he
         held = stratified_holdout(labels, MNIST_N_TEST, MNIST_SPLIT_SEED)
         idx = held if split == "test" else torch.ones(len(labels), dtype=torch.bool).index_fill_(0, held, False).nonzero().flatten()
     return (pixels[idx].float() / 127.5 - 1)[:, None], labels[idx]              # (N, 1, 28, 28) in [-1, 1], (N,)
+
+# %% ../nbs/04_data.ipynb #052ccc60
+def class_cycle(labels)->list:
+    "Indices that cycle through the classes (0, 1, …, 9, 0, 1, …), each class's examples in their order."
+    by = {int(c): (labels == c).nonzero().flatten().tolist() for c in labels.unique()}
+    order, k = [], 0
+    while len(order) < len(labels):
+        order += [by[c][k] for c in sorted(by) if k < len(by[c])]
+        k += 1
+    return order
 
 # %% ../nbs/04_data.ipynb #a79e8ad9
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
