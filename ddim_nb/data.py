@@ -151,7 +151,8 @@ def stratified_holdout(labels:Tensor,   # (N,) integer class labels
 # %% ../nbs/04_data.ipynb #c63da07a
 def load_mnist_dataset(split:str="train",   # 'train' (9,000), 'test' (1,000, held out) or 'all' (10,000)
                       )->tuple:             # images (N, 1, 28, 28) float32 in [-1, 1], labels (N,) int64
-    "The 10,000 28×28 MNIST digits shipped with the package, scaled to [-1, 1], with a fixed stratified split."
+    """The 10,000 28×28 MNIST digits shipped with the package, scaled to [-1, 1], with a fixed stratified split. Each split
+    is in class order (the 0s, then the 1s, …): index it with `class_cycle` or a permutation for a mixed subset."""
     check_choice("split", split, MNIST_SPLITS)
     import importlib.util
     path = Path(importlib.util.find_spec("ddim_nb").origin).parent / "datasets" / "mnist.npz"

@@ -381,7 +381,9 @@ class InterpolationExplorer(_Explorer):
             if self.shape not in IMAGE_DATA:
                 raise ValueError(f"`images` is needed for a model of shape {self.shape}: the default images are 8×8 or 28×28 digits")
             from ddim_nb import data
-            images = (data.load_digits_dataset if IMAGE_DATA[self.shape] == "digits" else data.load_mnist_dataset)("test")[0]
+            if IMAGE_DATA[self.shape] == "digits": images = data.load_digits_dataset("test")[0]
+            else:                                                  # MNIST's split is in class order: one of each class in turn
+                images, labels = data.load_mnist_dataset("test"); images = images[data.class_cycle(labels)]
         check_images(self.pipe.unet, images)
         self.images = images
         N = len(images)

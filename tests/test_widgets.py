@@ -203,13 +203,14 @@ def _pipe(size):
 
 
 def test_explorers_on_28x28():
-    from ddim_nb.data import load_mnist_dataset
+    from ddim_nb.data import load_mnist_dataset, class_cycle
     w = EtaExplorer(_pipe(28), n=2, num_inference_steps=5)
     assert w.classifier.config.image_size == 28                   # the MNIST classifier, not the 8×8 one
     assert np.asarray(w.sample(**w.state)["images"]).shape == (2, 2, 1, 28, 28)
     assert w.image_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     wi = InterpolationExplorer(_pipe(28), source="images", num_inference_steps=5)
-    assert torch.equal(wi.images, load_mnist_dataset("test")[0])  # the held-out MNIST digits by default
+    images, labels = load_mnist_dataset("test")
+    assert torch.equal(wi.images, images[class_cycle(labels)])    # the held-out MNIST digits, one of each class in turn
     assert wi.image_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
