@@ -268,14 +268,16 @@ def _draw_eta(fig, r:dict, state:dict, n:int):
     "Two rows of draws with their predicted labels, then |draw 1 − draw 2|; `r` is what `_run_eta` returns."
     import numpy as np
     top, bottom = fig.subplots(2, 1, height_ratios=[2, 1])
+    H = r["images"].shape[-1]                                                     # image size; _mosaic puts a 1-pixel gap between images
     top.imshow(_mosaic(r["images"]), cmap=DIGIT_CMAP, vmin=0, vmax=1, interpolation="nearest")
     for d in range(2):
-        for q, label in enumerate(r["predictions"][d]):
-            top.text(q * 9 + 7.4, d * 9 - 0.3, str(label), color="tab:red", fontsize=8, ha="right", va="top")
-    top.set_yticks([3.5, 12.5], ["seed 1", "seed 2"]); top.set_xticks([]); top.set_facecolor(GAP_COLOR)
+        for q, label in enumerate(r["predictions"][d]):                           # each label in its image's top-right corner
+            top.text(q * (H + 1) + H - 0.6, d * (H + 1) - 0.3, str(label), color="tab:red", fontsize=8, ha="right", va="top")
+    mid = (H - 1) / 2
+    top.set_yticks([mid, H + 1 + mid], ["seed 1", "seed 2"]); top.set_xticks([]); top.set_facecolor(GAP_COLOR)
     diff = np.abs(r["images"][0] - r["images"][1])[None] - 1                      # |Δ| in [0, 2] → [-1, 1] for _mosaic
     bottom.imshow(_mosaic(diff), cmap="magma", vmin=0, vmax=1, interpolation="nearest")
-    bottom.set_yticks([3.5], ["|Δ|"]); bottom.set_xticks([]); bottom.set_facecolor("white")
+    bottom.set_yticks([mid], ["|Δ|"]); bottom.set_xticks([]); bottom.set_facecolor("white")
     fig.suptitle(f"η = {state['eta']:.1f}, S = {state['num_inference_steps']}: mean |Δ| = {r['mean_abs_diff']:.3f}, "
                  f"{r['labels_changed']}/{n} labels differ, classifier confidence {r['confidence']:.2f}", fontsize=9)
 
