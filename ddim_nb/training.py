@@ -16,7 +16,7 @@ from .scheduler import DDIMScheduler, PREDICTION_TYPES, get_velocity
 
 # %% auto #0
 __all__ = ['CHECKPOINT_DIR', 'PRESETS', 'diffusion_loss', 'EMA', 'save_checkpoint', 'load_checkpoint', 'TrainConfig',
-           'init_distributed', 'TrainResult', 'train', 'build_model', 'preset']
+           'learning_rate', 'init_distributed', 'TrainResult', 'train', 'build_model', 'preset']
 
 # %% ../nbs/05_training.ipynb #8bede172
 def diffusion_loss(model,                      # any network with the contract model(x_t, t).sample
@@ -124,6 +124,7 @@ class TrainConfig:
     lr:float=2e-3                   # AdamW learning rate (peak, after warm-up)
     weight_decay:float=0.0          # AdamW weight decay
     warmup_steps:int=100            # linear learning-rate warm-up
+    lr_decay_start:int=None         # from this step the learning rate falls linearly to 0 at `steps` (None: constant)
     grad_clip:float=1.0             # clip the global gradient norm to this (0 = off)
     ema_decay:float=0.999           # β of the weight average
     prediction_type:str="epsilon"   # network target: 'epsilon', 'sample' or 'v_prediction'
@@ -138,6 +139,7 @@ class TrainConfig:
     def __post_init__(self):
         for k in ("steps", "batch_size", "num_train_timesteps"): check_int(k, getattr(self, k), low=1)
         for k in ("warmup_steps", "checkpoint_every", "seed"): check_int(k, getattr(self, k), low=0)
+        check_int("lr_decay_start", self.lr_decay_start, low=0, optional=True)
         check_number("lr", self.lr, low=0, low_open=True)
         for k in ("weight_decay", "grad_clip"): check_number(k, getattr(self, k), low=0)
         check_number("ema_decay", self.ema_decay, low=0, high=1)
@@ -147,6 +149,14 @@ class TrainConfig:
         "The noise schedule the model is trained on, as the scheduler it will be sampled with."
         return DDIMScheduler(num_train_timesteps=self.num_train_timesteps, beta_schedule=self.beta_schedule,
                              prediction_type=self.prediction_type, clip_sample=self.clip_sample)
+
+# %% ../nbs/05_training.ipynb #d8ca614a
+def learning_rate(cfg:TrainConfig, step:int)->float:
+    "The learning rate of optimizer step `step` (counting from 0): warm-up, constant, then the optional linear decay."
+    lr = cfg.lr * min(1.0, (step + 1) / max(cfg.warmup_steps, 1))
+    if cfg.lr_decay_start is not None and cfg.lr_decay_start <= step < cfg.steps:
+        lr *= (cfg.steps - step) / (cfg.steps - cfg.lr_decay_start)
+    return lr
 
 # %% ../nbs/05_training.ipynb #6f76afc2
 def init_distributed(device=None)->tuple:
@@ -209,7 +219,7 @@ def train(model:nn.Module,         # network with the contract model(x_t, t).sam
         g = torch.Generator().manual_seed(((cfg.seed * 1_000_003 + step) * 1_009 + rank) % 2**63)
         idx = torch.randint(0, len(data), (cfg.batch_size,), generator=g)
         x0 = data[idx].to(device, non_blocking=True)
-        for group in opt.param_groups: group["lr"] = cfg.lr * min(1.0, (step + 1) / max(cfg.warmup_steps, 1))
+        for group in opt.param_groups: group["lr"] = learning_rate(cfg, step)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16 and device.type == "cuda"):
             loss = diffusion_loss(net, x0, abar, cfg.prediction_type, generator=g)
         if not torch.isfinite(loss):
@@ -243,7 +253,7 @@ PRESETS = {
                   model=dict(cls="UNet2DModel", sample_size=28, in_channels=1, out_channels=1, block_out_channels=(32, 64, 64),
                              layers_per_block=1, down_block_types=("DownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
                              up_block_types=("AttnUpBlock2D", "UpBlock2D", "UpBlock2D"), attention_head_dim=None, norm_num_groups=8),
-                  config=dict(steps=7000, batch_size=64, lr=1e-3, warmup_steps=200, ema_decay=0.999, seed=0)),
+                  config=dict(steps=14000, batch_size=64, lr=1e-3, warmup_steps=200, lr_decay_start=8000, ema_decay=0.999, seed=0)),
     "swissroll": dict(dataset="swiss_roll",
                       model=dict(cls="MLPDenoiser", in_channels=2, hidden=128, num_layers=3),
                       config=dict(steps=6000, batch_size=256, lr=1e-3, warmup_steps=100, ema_decay=0.995, seed=0,

@@ -3,7 +3,8 @@ import json, os, subprocess, sys, textwrap
 import pytest
 import torch
 from ddim_nb.models import MLPDenoiser, UNet2DModel
-from ddim_nb.training import (EMA, TrainConfig, train, diffusion_loss, CHECKPOINT_DIR, preset, build_model, PRESETS)
+from ddim_nb.training import (EMA, TrainConfig, train, diffusion_loss, CHECKPOINT_DIR, preset, build_model, PRESETS,
+                              learning_rate)
 from ddim_nb.folders import save_model_folder
 from ddim_nb.scheduler import DDIMScheduler
 from ddim_nb.cli import main
@@ -97,6 +98,16 @@ def test_same_seed_same_weights():
     c = train(mlp(), DATA, TrainConfig(steps=20, seed=1, **FAST), progress=False)
     assert all(torch.equal(x, y) for x, y in zip(a.model.state_dict().values(), b.model.state_dict().values()))
     assert a.losses == b.losses and a.losses != c.losses
+
+
+def test_learning_rate_schedule_is_what_the_optimizer_used(tmp_path):
+    "Warm-up, constant, linear decay to 0 at `steps`; the checkpoint's optimizer holds the last step's rate."
+    cfg = TrainConfig(steps=8, batch_size=16, lr=0.1, warmup_steps=2, lr_decay_start=4, seed=0)
+    assert [round(learning_rate(cfg, s), 6) for s in range(8)] == [0.05, 0.1, 0.1, 0.1, 0.1, 0.075, 0.05, 0.025]
+    train(MLPDenoiser(hidden=16), torch.randn(64, 2), cfg, out_dir=tmp_path, progress=False)
+    groups = json.loads((tmp_path / CHECKPOINT_DIR / "optimizer.json").read_text())["param_groups"]
+    assert all(g["lr"] == pytest.approx(learning_rate(cfg, 7)) for g in groups)
+    assert learning_rate(TrainConfig(steps=8, lr=0.1, warmup_steps=2), 7) == 0.1        # None: no decay
 
 
 def test_resume_equals_the_uninterrupted_run(tmp_path):
