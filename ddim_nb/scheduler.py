@@ -470,7 +470,9 @@ class DDIMScheduler(SchedulerMixin):
         if per_eta is None:
             eta, sigma_hat = check_eta(eta, sigma_hat)
             per_eta = self._coefficients(eta, sigma_hat)
-            if key is not None: self._pre["per_eta"][key] = per_eta
+            if key is not None:
+                if len(self._pre["per_eta"]) >= 16: self._pre["per_eta"].clear()   # a handful of η's at a time
+                self._pre["per_eta"][key] = per_eta
         check_step_inputs(model_output, sample, generator, variance_noise)
         # 1. where we are in τ (the previous timestep is the next entry of the list; diffusers uses t - T//S, which is
         #    wrong for some spacings), and what set_timesteps and the first step computed there
