@@ -152,3 +152,35 @@ def test_save_config_file_reads_in_diffusers(tmp_path):
     theirs = diffusers.DDIMScheduler.from_pretrained(tmp_path)
     assert {k: v for k, v in theirs.config.items() if not k.startswith("_")} == dict(mine.config)
     with pytest.raises(AssertionError): diffusers.DDIMScheduler().save_config(mine.save_config(tmp_path))   # both refuse a file
+
+
+# --- what set_timesteps computes ahead (per τ, and per η at its first step) ------------------------------------------
+
+def _steps(s, eta=0.0, sigma_hat=False, seed=0):
+    "Every step of s.timesteps on fixed inputs, with fixed noise: the list of prev_samples."
+    g = torch.Generator().manual_seed(seed)
+    x, e = torch.randn(2, 1, 8, 8, generator=g), torch.randn(2, 1, 8, 8, generator=g)
+    out = []
+    for t in s.timesteps:
+        out.append(s.step(e, t, x, eta=eta, sigma_hat=sigma_hat, variance_noise=torch.ones_like(x)).prev_sample)
+    return out
+
+
+@pytest.mark.parametrize("change", [dict(prediction_type="v_prediction"), dict(prediction_type="sample"),
+                                    dict(rescale_betas_zero_snr=True), dict(set_alpha_to_one=False)])
+def test_register_to_config_recomputes_what_set_timesteps_stored(change):
+    "A scheduler changed in place steps exactly as one built with the change (its stored coefficients follow the config)."
+    s = DDIMScheduler(timestep_spacing="trailing"); s.set_timesteps(10); _steps(s, eta=0.5)
+    s.register_to_config(**change)
+    if s.num_inference_steps is None: s.set_timesteps(10)             # a new schedule resets τ; other entries keep it
+    fresh = DDIMScheduler(timestep_spacing="trailing", **change); fresh.set_timesteps(10)
+    for a, b in zip(_steps(s, eta=0.5), _steps(fresh, eta=0.5)): assert torch.equal(a, b)
+
+
+def test_stored_coefficients_follow_tau_and_eta():
+    "Switching τ and η back and forth gives, step for step, what a fresh scheduler gives."
+    s = DDIMScheduler()
+    for S, eta, sh in [(10, 0.0, False), (20, 1.0, False), (10, 0.5, False), (20, 0.0, True), (10, 0.0, False)]:
+        s.set_timesteps(S)
+        fresh = DDIMScheduler(); fresh.set_timesteps(S)
+        for a, b in zip(_steps(s, eta, sh), _steps(fresh, eta, sh)): assert torch.equal(a, b)
