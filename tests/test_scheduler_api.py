@@ -167,13 +167,15 @@ def _steps(s, eta=0.0, sigma_hat=False, seed=0):
 
 
 @pytest.mark.parametrize("change", [dict(prediction_type="v_prediction"), dict(prediction_type="sample"),
-                                    dict(rescale_betas_zero_snr=True), dict(set_alpha_to_one=False)])
+                                    dict(rescale_betas_zero_snr=False), dict(set_alpha_to_one=False)])
 def test_register_to_config_recomputes_what_set_timesteps_stored(change):
-    "A scheduler changed in place steps exactly as one built with the change (its stored coefficients follow the config)."
-    s = DDIMScheduler(timestep_spacing="trailing"); s.set_timesteps(10); _steps(s, eta=0.5)
+    """A scheduler changed in place steps exactly as one built with the change (its stored coefficients follow the
+    config). Zero terminal SNR, so that the first step's roots of (9) depend on the prediction type (the ε guard)."""
+    base = dict(timestep_spacing="trailing", rescale_betas_zero_snr=True, clip_sample=False)
+    s = DDIMScheduler(**base); s.set_timesteps(10); _steps(s, eta=0.5)
     s.register_to_config(**change)
     if s.num_inference_steps is None: s.set_timesteps(10)             # a new schedule resets τ; other entries keep it
-    fresh = DDIMScheduler(timestep_spacing="trailing", **change); fresh.set_timesteps(10)
+    fresh = DDIMScheduler(**{**base, **change}); fresh.set_timesteps(10)
     for a, b in zip(_steps(s, eta=0.5), _steps(fresh, eta=0.5)): assert torch.equal(a, b)
 
 
