@@ -306,7 +306,7 @@ class SchedulerMixin(ConfigMixin):
         self.num_inference_steps = None
         self.timesteps = torch.from_numpy(np.arange(0, T)[::-1].copy().astype(np.int64))
         self._index = None                                      # {timestep: its position in τ}, once τ is set
-        self._cache = {}                                        # what `_precompute` computed, per τ (a new ᾱ: a new scheduler)
+        self._cache = {}                                        # what DDIM's steps computed ahead, per τ (a new ᾱ: a new scheduler)
 
     def __len__(self): return self.config.num_train_timesteps
     def __repr__(self): return f"{type(self).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in self.config.items() if k != "trained_betas") + ")"
@@ -418,9 +418,15 @@ class DDIMScheduler(SchedulerMixin):
         return posterior_variance(self.alphas_cumprod[timestep], self._abar_prev(prev_timestep))
 
     def _precompute(self):
+        "Called when τ (or the config) changes: what `_prepared` holds is computed again at the next step."
+        self._pre = None
+
+    def _prepared(self)->dict:
         """Everything `step` needs at each entry of τ that does not depend on η: ᾱ_t, ᾱ_prev, σ_t(1) (eq. 16), σ̂_t and
-        (9)'s roots, as vectors over τ and one 0-d tensor per entry; kept per τ, so sampling again with the same τ
-        reuses them. The coefficients of (12) depend on η and are added per η by `_coefficients`."""
+        (9)'s roots, as vectors over τ and one 0-d tensor per entry. Computed at the first step after τ is set (setting τ
+        alone stays cheap) and kept per τ, so sampling again with the same τ reuses them. The coefficients of (12)
+        depend on η and are added per η by `_coefficients`."""
+        if self._pre is not None: return self._pre
         key = (tuple(self._ts), self.config.prediction_type)
         if key not in self._cache:
             if len(self._cache) >= 8: self._cache.clear()                                   # a handful of τ's at a time
@@ -432,11 +438,12 @@ class DDIMScheduler(SchedulerMixin):
             a, b = signal_noise_roots(abar_t, self.config.prediction_type)
             self._cache[key] = dict(vectors=v, steps=list(zip(*(x.unbind() for x in (*v.values(), a, b)))), per_eta={})
         self._pre = self._cache[key]
+        return self._pre
 
     def _coefficients(self, eta:float, sigma_hat:bool)->list:
         """Per entry of τ, for this η (or σ̂): (12)'s coefficients of x̂_0 and ε̂, what multiplies z, and whether σ_t
         exceeds √(1-ᾱ_prev) there (possible only for η > 1). Computed for all of τ at the first step with this η."""
-        v = self._pre["vectors"]
+        v = self._prepared()["vectors"]
         sigma_t = v["sigma_1"] if sigma_hat else eta * v["sigma_1"] if eta else 0.0          # σ_t(η), (16)
         a, d = ddim_coefficients(v["abar_prev"], sigma_t)                                     # (12)
         scale = v["sigma_hat"] if sigma_hat else sigma_t if eta else torch.zeros_like(v["abar_t"])   # of z
@@ -465,19 +472,20 @@ class DDIMScheduler(SchedulerMixin):
             raise ValueError("call `set_timesteps(num_inference_steps)` before `step`: the scheduler does not know "
                              "which timesteps to sample on yet")
         # η and σ̂ are checked once: the first step with them computes (12)'s coefficients for all of τ, later ones look them up
+        pre = self._prepared()
         key = (eta, sigma_hat) if type(eta) in (int, float) and type(sigma_hat) is bool else None
-        per_eta = self._pre["per_eta"].get(key)
+        per_eta = pre["per_eta"].get(key)
         if per_eta is None:
             eta, sigma_hat = check_eta(eta, sigma_hat)
             per_eta = self._coefficients(eta, sigma_hat)
             if key is not None:
-                if len(self._pre["per_eta"]) >= 16: self._pre["per_eta"].clear()   # a handful of η's at a time
-                self._pre["per_eta"][key] = per_eta
+                if len(pre["per_eta"]) >= 16: pre["per_eta"].clear()   # a handful of η's at a time
+                pre["per_eta"][key] = per_eta
         check_step_inputs(model_output, sample, generator, variance_noise)
         # 1. where we are in τ (the previous timestep is the next entry of the list; diffusers uses t - T//S, which is
         #    wrong for some spacings), and what set_timesteps and the first step computed there
         i = self._position(timestep)
-        abar_t, abar_prev, sigma_1, _, root_a, root_b = self._pre["steps"][i]
+        abar_t, abar_prev, sigma_1, _, root_a, root_b = pre["steps"][i]
         c_x0, c_eps, noise_scale, too_big = per_eta[i]
         if too_big:                                               # η ≤ 1 always fits: σ_t(1)² ≤ 1 - ᾱ_{t-1}
             raise ValueError(f"`eta`={eta} is too large at timestep {self._ts[i]}: σ_t² exceeds 1 - ᾱ_prev; "
