@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_widgets.ipynb #0e92abb0
 from __future__ import annotations
-import io, numbers
+import io
 from contextlib import contextmanager
 from .checks import check_int, check_choice, check_number
 
