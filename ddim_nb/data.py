@@ -166,6 +166,9 @@ def load_mnist_dataset(split:str="train",   # 'train' (9,000), 'test' (1,000, he
 # %% ../nbs/04_data.ipynb #052ccc60
 def class_cycle(labels)->list:
     "Indices that cycle through the classes (0, 1, …, 9, 0, 1, …), each class's examples in their order."
+    if not torch.is_tensor(labels) or labels.ndim != 1 or labels.is_floating_point():
+        raise TypeError(f"`labels` must be a 1-D tensor of integer class labels, got {type(labels).__name__}"
+                        + (f" of shape {tuple(labels.shape)}, dtype {labels.dtype}" if torch.is_tensor(labels) else ""))
     by = {int(c): (labels == c).nonzero().flatten().tolist() for c in labels.unique()}
     order, k = [], 0
     while len(order) < len(labels):
