@@ -156,11 +156,13 @@ def check_train_out(out,             # --out: the run's folder
     return out
 
 def check_bf16(device=None):
-    "Refuse --bf16 unless training will run on CUDA."
+    "Refuse --bf16 unless training will run on CUDA or on a CPU that computes in bf16 natively."
     import torch
-    if not torch.cuda.is_available():
-        raise ValueError("--bf16 needs CUDA, which this machine does not have: leave out --bf16 (on the CPU training runs in float32)")
-    if device is not None and not str(device).startswith("cuda"): raise ValueError(f"--bf16 needs a CUDA device, got --device {device}")
+    kind = torch.device(device).type if device is not None else "cuda" if torch.cuda.is_available() else "cpu"
+    if kind == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        raise ValueError("--bf16 needs CUDA or a CPU with native bf16 (AVX-512 BF16 or AMX), which this machine does not have: "
+                         "leave out --bf16 (training runs in float32)")
+    if kind not in ("cuda", "cpu"): raise ValueError(f"--bf16 needs CUDA or the CPU, got --device {device}")
 
 # %% ../nbs/cli.ipynb #6deabb39
 def train_command(args)->int:
@@ -444,7 +446,7 @@ def build_parser()->argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue the run whose checkpoint is in --out (default: off)")
     t.add_argument("--force", action="store_true", help="train a new model into an --out that already holds something (default: off)")
     t.add_argument("--device", help=f"{DEVICE_KINDS} (default: cuda if available, else cpu)")
-    t.add_argument("--bf16", action="store_true", help="bf16 autocast, CUDA only (default: off)")
+    t.add_argument("--bf16", action="store_true", help="bf16 autocast, on CUDA or a CPU with native bf16 (default: off)")
     t.add_argument("--compile", action="store_true", help="torch.compile the network (default: off)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar (default: off)")
     t.set_defaults(func=train_command)

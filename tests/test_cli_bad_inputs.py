@@ -11,6 +11,7 @@ from ddim_nb.cli import main
 from ddim_nb.folders import pretrained_path
 
 NO_CUDA = not torch.cuda.is_available()
+NATIVE_BF16 = torch.ops.mkldnn._is_mkldnn_bf16_supported()   # the CPU computes in bf16 (AVX-512 BF16, AMX)
 NO_MPS = not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
 
 
@@ -117,9 +118,10 @@ CASES = [
     (["train", "--dataset", "two_moons", "--out", "run"], "--out run already exists and is not empty: pass --resume to continue its run, or --force"),
     (["train", "--dataset", "two_moons", "--out", "run", "--resume"], "--resume: there is no checkpoint to resume from in run"),
     (["train", "--dataset", "two_moons", "--out", "run", "--resume", "--force"], "--resume and --force contradict each other"),
-    pytest.param(["train", "--dataset", "two_moons", "--out", "new", "--bf16"], "--bf16 needs CUDA, which this machine does not have",
-                 marks=pytest.mark.skipif(not NO_CUDA, reason="CUDA is here")),
-    (["train", "--dataset", "two_moons", "--out", "new", "--bf16", "--device", "cpu"], "--bf16 needs"),
+    pytest.param(["train", "--dataset", "two_moons", "--out", "new", "--bf16"], "--bf16 needs CUDA or a CPU with native bf16",
+                 marks=pytest.mark.skipif(not NO_CUDA or NATIVE_BF16, reason="CUDA or native bf16 is here")),
+    pytest.param(["train", "--dataset", "two_moons", "--out", "new", "--bf16", "--device", "cpu"], "--bf16 needs CUDA or a CPU with native bf16",
+                 marks=pytest.mark.skipif(NATIVE_BF16, reason="this CPU computes in bf16")),
     # reconstruct / interpolate
     (["reconstruct", "missing.png"], "image not found: missing.png"),
     (["reconstruct", "big.png"], "big.png is 28×28 but the model takes 8×8 images"),

@@ -315,3 +315,20 @@ def test_cli_help_lists_every_option():
     out = subprocess.run([sys.executable, "-m", "ddim_nb.cli", "train", "--help"], capture_output=True, text=True).stdout
     for opt in ("--preset", "--dataset", "--data-dir", "--train-steps", "--batch-size", "--lr", "--out", "--resume", "--device", "--seed"):
         assert opt in out
+
+
+@pytest.mark.skipif(not torch.ops.mkldnn._is_mkldnn_bf16_supported(), reason="this CPU has no native bf16")
+def test_bf16_autocast_on_the_cpu():
+    "TrainConfig(bf16=True) trains under bf16 autocast on a CPU that has it: finite losses, not float32's numbers."
+    torch.manual_seed(0)
+    unet = lambda: UNet2DModel(sample_size=8, in_channels=1, out_channels=1, block_out_channels=(8, 16), layers_per_block=1,
+                               down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
+                               norm_num_groups=4, add_attention=False)
+    imgs = torch.rand(64, 1, 8, 8) * 2 - 1
+    runs = {}
+    for bf16 in (False, True):
+        torch.manual_seed(0)
+        runs[bf16] = train(unet(), imgs, TrainConfig(steps=3, bf16=bf16, **FAST), device="cpu", progress=False).losses
+    assert all(torch.isfinite(torch.tensor(runs[True])))
+    assert runs[True] != runs[False]
+    assert max(abs(a - b) for a, b in zip(runs[True], runs[False])) < 0.05   # the same training, rounded differently
