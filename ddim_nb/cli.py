@@ -452,7 +452,7 @@ def build_parser()->argparse.ArgumentParser:
     t.set_defaults(func=train_command)
     s = add("sample", help="sample from a shipped model or a saved pipeline folder",
             description="Sample with DDIM. Example: ddim-nb sample --out samples.png --gif denoising.gif")
-    s.add_argument("--model", default="digits", help="a shipped model ('digits', 'swissroll') or a pipeline folder (default: %(default)s)")
+    s.add_argument("--model", default="digits", help="a shipped model ('digits', 'mnist', 'swissroll') or a pipeline folder (default: %(default)s)")
     s.add_argument("--steps", type=int, default=50, help="sampling steps S, one network call each (default: %(default)s)")
     s.add_argument("--scheduler", choices=list(SAMPLERS), default="ddim",
                    help="ddim, or dpmsolver++: DPM-Solver++(2M), the second-order solver of the beyond-DDIM chapter (default: %(default)s)")

@@ -149,7 +149,7 @@ class DDIMPipeline:
                         dtype=None,         # the network's dtype, e.g. torch.float64 (default float32), or diffusers' dict {'unet': ..., 'default': ...}
                         torch_dtype=None,   # the same, under diffusers' older name
                        ):
-        "A shipped model by name ('digits', 'swissroll'), or a pipeline folder (ours or diffusers')."
+        "A shipped model by name ('digits', 'mnist', 'swissroll'), or a pipeline folder (ours or diffusers')."
         if dtype is not None and torch_dtype is not None: raise ValueError("pass `dtype` or `torch_dtype` (its older name), not both")
         name = "dtype" if torch_dtype is None else "torch_dtype"
         dtype = torch_dtype if dtype is None else dtype

@@ -147,12 +147,15 @@ def test_wheel_installs_and_imports_from_another_folder(tmp_path, built):
     code = ("import ddim_nb, torch; from ddim_nb import DDIMScheduler, DDIMPipeline; s = DDIMScheduler(); s.set_timesteps(10); "
             "x = torch.zeros(1, 1, 8, 8); print(ddim_nb.__file__, s.step(x, s.timesteps[0], x).prev_sample.shape); "
             "p = DDIMPipeline.from_pretrained('digits'); p.set_progress_bar_config(disable=True); "
-            "print(p(batch_size=2, num_inference_steps=2, output_type='np').images.shape)")
+            "print(p(batch_size=2, num_inference_steps=2, output_type='np').images.shape); "
+            "m = DDIMPipeline.from_pretrained('mnist'); m.set_progress_bar_config(disable=True); "
+            "print(m(batch_size=2, num_inference_steps=2, output_type='np').images.shape)")
     r = subprocess.run([str(py), "-c", code], capture_output=True, text=True, cwd=elsewhere, timeout=600,
                        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     assert r.returncode == 0, r.stderr[-3000:]
     out = r.stdout
     assert out.startswith(str(Path(site) / "ddim_nb")), out
-    assert "torch.Size([1, 1, 8, 8])" in out and "(2, 8, 8, 1)" in out, out      # the shipped model loads by name
+    assert "torch.Size([1, 1, 8, 8])" in out and "(2, 8, 8, 1)" in out, out      # the shipped models load by name
+    assert "(2, 28, 28, 1)" in out, out
     missing = [f for f in _shipped_files() if not (Path(site) / f).is_file()]  # and every model and data file came along
     assert not missing, missing

@@ -100,7 +100,7 @@ def test_bad_inputs(digits, kw, err, match):
 
 
 def test_unknown_model_name_lists_the_shipped_ones():
-    with pytest.raises(ValueError, match="shipped models are 'digits', 'swissroll'"):
+    with pytest.raises(ValueError, match="shipped models are 'digits', 'mnist', 'swissroll'"):
         DDIMPipeline.from_pretrained("cifar10")
 
 
