@@ -9,8 +9,8 @@ from contextlib import contextmanager
 from .checks import check_int, check_choice, check_number
 
 # %% auto #0
-__all__ = ['MODEL_NAMES', 'IMAGE_DATA', 'STEP_CHOICES', 'MAX_SEED', 'DIGIT_CMAP', 'GAP_COLOR', 'LAMBDA_GRID', 'SOURCES',
-           'TrajectoryExplorer', 'EtaExplorer', 'InterpolationExplorer']
+__all__ = ['MODEL_NAMES', 'IMAGE_DATA', 'STEP_CHOICES', 'MAX_SEED', 'DIGIT_CMAP', 'GAP_COLOR', 'SMALL_NETWORK', 'LAMBDA_GRID',
+           'SOURCES', 'TrajectoryExplorer', 'EtaExplorer', 'InterpolationExplorer']
 
 # %% ../nbs/08_widgets.ipynb #c4d45474
 MODEL_NAMES = ("swissroll", "digits", "mnist")   # shipped models the explorers load by name
@@ -19,6 +19,7 @@ STEP_CHOICES = (5, 10, 20, 50)          # the values of S on the sliders
 MAX_SEED = 2**31 - 1                    # largest seed in the seed boxes
 DIGIT_CMAP = "gray_r"                   # digits dark on light, as in every chapter of the course
 GAP_COLOR = "0.75"                      # the gaps between the images of a mosaic
+SMALL_NETWORK = 1_000_000               # parameters: below this the explorers sample on one thread (see `num_threads`)
 
 # %% ../nbs/08_widgets.ipynb #7efe42ae
 def _load_pipeline(model, kind:str="any"):
@@ -73,7 +74,17 @@ class _Explorer:
     "Controls → `state` → matplotlib figure → PNG in an `ipywidgets.Image`; `to_jshtml` sweeps one control for the static site."
     _sweep, _mode = None, "loop"      # the control `to_jshtml` animates by default, and the player's mode
     figsize, dpi = (6.4, 3.0), 80
-    num_threads = 1                   # torch threads while sampling (None: torch's setting)
+    num_threads = "auto"              # torch threads while sampling: 'auto' (by network size), a number, or None (torch's setting)
+
+    def sampling_threads(self):
+        "The torch thread count the explorer samples with (None: torch's setting), `num_threads` with 'auto' resolved."
+        n = self.num_threads
+        if n is None: return None
+        if isinstance(n, str) and n == "auto":
+            return 1 if sum(p.numel() for p in self.pipe.unet.parameters()) < SMALL_NETWORK else None
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"`num_threads` must be 'auto', None or an integer >= 1, got {n!r}")
+        return n
 
     def _setup_widgets(self, controls:dict):
         "Store `controls` as attributes, lay them out above the image and a readout, and draw once."
@@ -235,7 +246,7 @@ class TrajectoryExplorer(_Explorer):
         "{η: (x, x̂_0), each (S+1, n, ...), for η in (0, 1)} and 'timesteps'; frame k is the state after k steps (cached)."
         key = (int(num_inference_steps), int(seed))
         if key not in self._cache:
-            with _torch_threads(self.num_threads): self._cache[key] = _run_trajectories(self.pipe, self.n, *key)
+            with _torch_threads(self.sampling_threads()): self._cache[key] = _run_trajectories(self.pipe, self.n, *key)
         return self._cache[key]
 
     def _draw(self, fig, state:dict):
@@ -325,7 +336,7 @@ class EtaExplorer(_Explorer):
         key = (round(float(eta), 6), int(num_inference_steps), int(seed))
         if key not in self._cache:
             if len(self._cache) >= 64: self._cache.pop(next(iter(self._cache)))         # keep the cache small
-            with _torch_threads(self.num_threads): self._cache[key] = _run_eta(self.pipe, self.classifier, self.n, *key)
+            with _torch_threads(self.sampling_threads()): self._cache[key] = _run_eta(self.pipe, self.classifier, self.n, *key)
         return self._cache[key]
 
     def _draw(self, fig, state:dict): _draw_eta(fig, self.sample(**state), state, self.n)
@@ -417,7 +428,7 @@ class InterpolationExplorer(_Explorer):
                                              self.num_inference_steps).split(1))
         if key not in self._cache:
             if len(self._cache) >= 16: self._cache.pop(next(iter(self._cache)))
-            with _torch_threads(self.num_threads): self._cache[key] = {"latents": make(), "frames": {}}
+            with _torch_threads(self.sampling_threads()): self._cache[key] = {"latents": make(), "frames": {}}
         return key, self._cache[key]["latents"]
 
     def frames(self, state:dict)->dict:
@@ -429,7 +440,7 @@ class InterpolationExplorer(_Explorer):
         if lam not in frames:
             lams = sorted({lam, *(l for l in LAMBDA_GRID if l not in frames)})
             lat = torch.cat([slerp(x_a, x_b, lams), lerp(x_a, x_b, lams)])                   # (2L, C, H, W)
-            with _torch_threads(self.num_threads):
+            with _torch_threads(self.sampling_threads()):
                 out = self.ode(len(lat), latents=lat, num_inference_steps=self.num_inference_steps, output_type="pt").images * 2 - 1
             for i, l in enumerate(lams): frames[l] = {"slerp": out[i].numpy(), "lerp": out[len(lams) + i].numpy()}
         return frames[lam]

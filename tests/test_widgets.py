@@ -5,7 +5,7 @@ import pytest
 import torch
 
 pytest.importorskip("ipywidgets", reason="ipywidgets is not installed (it is a requirement of ddim-nb)")
-from ddim_nb.widgets import TrajectoryExplorer, EtaExplorer, InterpolationExplorer, STEP_CHOICES, _torch_threads
+from ddim_nb.widgets import TrajectoryExplorer, EtaExplorer, InterpolationExplorer, STEP_CHOICES, SMALL_NETWORK, _torch_threads
 from ddim_nb.pipeline import DDIMPipeline
 from ddim_nb.inversion import ode_pipeline
 from ddim_nb.data import load_digits_dataset
@@ -259,3 +259,20 @@ def test_threads_restored(traj):
         assert torch.get_num_threads() == 2                       # ... and puts the setting back
     finally: torch.set_num_threads(n)
     assert STEP_CHOICES == (5, 10, 20, 50)
+
+
+def test_sampling_threads(traj):
+    "'auto': one thread for a tiny network, torch's setting for a big one; a number or None as given; anything else fails."
+    assert traj.sampling_threads() == 1                          # the 2-D MLP: 83k parameters
+    big = TrajectoryExplorer.__new__(TrajectoryExplorer)         # no widgets, no drawing: only the network matters here
+    big.pipe = DDIMPipeline.from_pretrained("mnist")
+    assert sum(p.numel() for p in big.pipe.unet.parameters()) > SMALL_NETWORK and big.sampling_threads() is None
+    try:
+        for value in (None, 3):
+            traj.num_threads = value
+            assert traj.sampling_threads() == value
+        for bad in (0, -2, 1.5, "many", True):
+            traj.num_threads = bad
+            with pytest.raises(ValueError, match=f"`num_threads` must be 'auto', None or an integer >= 1, got {bad!r}"):
+                traj.sampling_threads()
+    finally: traj.num_threads = "auto"
