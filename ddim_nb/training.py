@@ -15,8 +15,8 @@ from .forward import q_sample
 from .scheduler import DDIMScheduler, PREDICTION_TYPES, get_velocity
 
 # %% auto #0
-__all__ = ['CHECKPOINT_DIR', 'PRESETS', 'diffusion_loss', 'EMA', 'save_checkpoint', 'load_checkpoint', 'TrainConfig',
-           'learning_rate', 'init_distributed', 'TrainResult', 'train', 'build_model', 'preset']
+__all__ = ['CHECKPOINT_DIR', 'PRESETS', 'diffusion_loss', 'min_snr_weights', 'EMA', 'save_checkpoint', 'load_checkpoint',
+           'TrainConfig', 'learning_rate', 'init_distributed', 'TrainResult', 'train', 'build_model', 'preset']
 
 # %% ../nbs/05_training.ipynb #8bede172
 def diffusion_loss(model,                      # any network with the contract model(x_t, t).sample
@@ -24,9 +24,11 @@ def diffusion_loss(model,                      # any network with the contract m
                    abar:Tensor,                # ᾱ for every training step, shape (T,)
                    prediction_type:str="epsilon", # what the network predicts: one of PREDICTION_TYPES
                    generator=None,             # torch.Generator for t and ε
+                   snr_gamma:float=None,       # Min-SNR-γ weights γ_t (next section); None: γ_t = 1
                   )->Tensor:                   # scalar loss
-    "One-sample estimate of the DDPM objective L_γ with γ = 1 (eq. 5), for ε, x_0 or v targets."
+    "One-sample estimate of the DDPM objective L_γ (eq. 5) for ε, x_0 or v targets: γ_t = 1, or Min-SNR-γ weights."
     check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
+    check_number("snr_gamma", snr_gamma, low=0, low_open=True, optional=True)
     B = x0.shape[0]
     gen_device = generator.device if generator is not None else x0.device
     t = torch.randint(0, len(abar), (B,), generator=generator, device=gen_device).to(x0.device)      # t ~ U{0..T-1}
@@ -35,7 +37,24 @@ def diffusion_loss(model,                      # any network with the contract m
     target = {"epsilon": noise, "sample": x0}.get(prediction_type)
     if target is None: target = get_velocity(x0, noise, t, abar)                                     # v
     pred = model(x_t, t).sample
-    return torch.mean((pred.float() - target.float()) ** 2)                                         # (5), γ = 1
+    if snr_gamma is None: return torch.mean((pred.float() - target.float()) ** 2)                   # (5), γ = 1
+    err = ((pred.float() - target.float()) ** 2).flatten(1).mean(1)                                 # one per example
+    return torch.mean(min_snr_weights(t, abar, snr_gamma, prediction_type) * err)                   # (5), γ_t
+
+# %% ../nbs/05_training.ipynb #6a78b02a
+def min_snr_weights(t:Tensor,                   # training steps (B,)
+                    abar:Tensor,                # ᾱ for every training step, shape (T,)
+                    gamma:float,                # the cap γ on the signal-to-noise ratio
+                    prediction_type:str="epsilon",
+                   )->Tensor:                   # γ_t for each entry of t, shape (B,)
+    "Min-SNR-γ loss weights (Hang et al., 2023) for the ε, x_0 or v regression of eq. (5)."
+    check_number("gamma", gamma, low=0, low_open=True)
+    check_choice("prediction_type", prediction_type, PREDICTION_TYPES)
+    a = abar.to(t.device)[t].double()
+    snr = a / (1 - a)
+    capped = snr.clamp(max=gamma)
+    w = {"epsilon": capped / snr, "sample": capped, "v_prediction": capped / (snr + 1)}[prediction_type]
+    return w.float()
 
 # %% ../nbs/05_training.ipynb #85d3a719
 class EMA:
@@ -128,6 +147,7 @@ class TrainConfig:
     grad_clip:float=1.0             # clip the global gradient norm to this (0 = off)
     ema_decay:float=0.999           # β of the weight average
     prediction_type:str="epsilon"   # network target: 'epsilon', 'sample' or 'v_prediction'
+    snr_gamma:float=None            # Min-SNR-γ loss weights (None: γ_t = 1, Ho et al.'s simple loss)
     num_train_timesteps:int=1000    # T of the noise schedule
     beta_schedule:str="linear"      # schedule of the DDIMScheduler saved with the model
     clip_sample:bool=True           # the saved scheduler clips x̂_0 to [-1, 1]: right for images, wrong for 2-D points
@@ -144,6 +164,7 @@ class TrainConfig:
         for k in ("weight_decay", "grad_clip"): check_number(k, getattr(self, k), low=0)
         check_number("ema_decay", self.ema_decay, low=0, high=1)
         check_choice("prediction_type", self.prediction_type, PREDICTION_TYPES)
+        check_number("snr_gamma", self.snr_gamma, low=0, low_open=True, optional=True)
 
     def scheduler(self)->DDIMScheduler:
         "The noise schedule the model is trained on, as the scheduler it will be sampled with."
@@ -221,7 +242,7 @@ def train(model:nn.Module,         # network with the contract model(x_t, t).sam
         x0 = data[idx].to(device, non_blocking=True)
         for group in opt.param_groups: group["lr"] = learning_rate(cfg, step)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-            loss = diffusion_loss(net, x0, abar, cfg.prediction_type, generator=g)
+            loss = diffusion_loss(net, x0, abar, cfg.prediction_type, generator=g, snr_gamma=cfg.snr_gamma)
         if not torch.isfinite(loss):
             if bar is not None: bar.close()
             where = f"; the last good checkpoint in {Path(out_dir) / CHECKPOINT_DIR} is untouched" if out_dir else ""

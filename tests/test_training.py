@@ -26,6 +26,31 @@ def test_loss_of_a_zero_network_is_one():
     assert abs(loss.item() - 1.0) < 0.03
 
 
+def test_min_snr_weights_the_loss_per_example():
+    "snr_gamma weights each example's squared error by min(SNR_t, γ)/SNR_t (ε target): recomputed here by hand."
+    from ddim_nb.training import min_snr_weights
+    abar = DDIMScheduler().alphas_cumprod
+    x0, net = torch.randn(64, 2), mlp()
+    loss = diffusion_loss(net, x0, abar, generator=torch.Generator().manual_seed(5), snr_gamma=5.0)
+    g = torch.Generator().manual_seed(5)                       # the same draws as diffusion_loss makes
+    t = torch.randint(0, 1000, (64,), generator=g)
+    noise = torch.randn(x0.shape, generator=g)
+    x_t = abar[t, None].sqrt() * x0 + (1 - abar[t, None]).sqrt() * noise
+    err = ((net(x_t, t).sample - noise) ** 2).mean(1)
+    snr = abar[t] / (1 - abar[t])
+    assert torch.allclose(min_snr_weights(t, abar, 5.0), (snr.clamp(max=5) / snr).float())
+    assert torch.allclose(loss, (snr.clamp(max=5) / snr * err).mean(), rtol=1e-5)
+    assert not torch.allclose(loss, err.mean())
+
+
+@pytest.mark.slow
+def test_cli_snr_gamma_reaches_the_config(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "two_moons", "--train-steps", "5", "--batch-size", "16", "--snr-gamma", "5",
+                 "--out", str(out), "--no-progress"]) == 0
+    assert json.loads((out / CHECKPOINT_DIR / "trainer_state.json").read_text())["config"]["snr_gamma"] == 5.0
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("ptype", ["epsilon", "sample", "v_prediction"])
 def test_loss_goes_down(ptype):
@@ -202,7 +227,9 @@ def test_image_of_the_wrong_shape():
 
 
 @pytest.mark.parametrize("kw, match", [({"steps": 0}, "`steps` must be >= 1"), ({"lr": -1.0}, "`lr` must be a finite number > 0"),
-                                       ({"ema_decay": 1.5}, "`ema_decay` must be"), ({"prediction_type": "x0"}, "allowed values")])
+                                       ({"ema_decay": 1.5}, "`ema_decay` must be"), ({"prediction_type": "x0"}, "allowed values"),
+                                       ({"snr_gamma": 0.0}, "`snr_gamma` must be a finite number > 0"),
+                                       ({"snr_gamma": float("nan")}, "`snr_gamma` must be a finite number > 0")])
 def test_bad_config(kw, match):
     with pytest.raises((ValueError, TypeError), match=match): TrainConfig(**kw)
 
@@ -272,6 +299,7 @@ def test_cli_train_and_resume(tmp_path, capsys):
     (["train", "--dataset", "cifar10", "--out", "new"], "--data-dir is required"),
     (["train", "--dataset", "folder", "--data-dir", "/nonexistent/folder", "--out", "new"], "--data-dir /nonexistent/folder is not a folder"),
     (["train", "--dataset", "two_moons", "--train-steps", "0", "--out", "new"], "--train-steps must be >= 1"),
+    (["train", "--dataset", "two_moons", "--snr-gamma", "-1", "--out", "new"], "--snr-gamma must be a finite number > 0, got -1.0"),
 ])
 def test_cli_errors_are_one_line(argv, match, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -313,7 +341,7 @@ def test_cli_takes_the_image_size_from_the_data(tmp_path, capsys):
 
 def test_cli_help_lists_every_option():
     out = subprocess.run([sys.executable, "-m", "ddim_nb.cli", "train", "--help"], capture_output=True, text=True).stdout
-    for opt in ("--preset", "--dataset", "--data-dir", "--train-steps", "--batch-size", "--lr", "--out", "--resume", "--device", "--seed"):
+    for opt in ("--preset", "--dataset", "--data-dir", "--train-steps", "--batch-size", "--lr", "--snr-gamma", "--out", "--resume", "--device", "--seed"):
         assert opt in out
 
 
