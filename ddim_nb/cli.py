@@ -170,6 +170,8 @@ def train_command(args)->int:
     import json, torch
     from dataclasses import asdict
     from ddim_nb.training import preset, build_model, TrainConfig, train, init_distributed
+    from ddim_nb.schedules import BETA_SCHEDULES
+    from ddim_nb.checks import check_choice
     from ddim_nb.folders import save_model_folder
     spec = preset(args.preset) if args.preset else {"dataset": args.dataset, "model": None, "config": {}}
     dataset = args.dataset or spec["dataset"]
@@ -183,6 +185,7 @@ def train_command(args)->int:
     check_int("--seed", args.seed, 0, SEED_MAX, optional=True)
     check_number("--lr", args.lr, low=0, low_open=True, optional=True)
     check_number("--snr-gamma", args.snr_gamma, low=0, low_open=True, optional=True)
+    if args.beta_schedule is not None: check_choice("--beta-schedule", args.beta_schedule, BETA_SCHEDULES)
     if dataset != "folder":
         for flag, value in (("--image-size", args.image_size), ("--channels", args.channels)):
             if value is not None: raise ValueError(f"{flag} applies to --dataset folder only, not --dataset {dataset}")
@@ -194,7 +197,8 @@ def train_command(args)->int:
     if args.bf16: check_bf16(device)
     out = check_train_out(args.out or Path("runs") / (args.preset or dataset), args.resume, args.force)
     overrides = {k: v for k, v in dict(steps=args.train_steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                                       checkpoint_every=args.checkpoint_every, snr_gamma=args.snr_gamma).items() if v is not None}
+                                       checkpoint_every=args.checkpoint_every, snr_gamma=args.snr_gamma,
+                                       beta_schedule=args.beta_schedule).items() if v is not None}
     cfg = TrainConfig(**{**spec["config"], **overrides, "bf16": args.bf16, "compile": args.compile})
     try: data = load_training_data(dataset, args.data_dir, args.image_size, args.channels or 1, seed=cfg.seed)
     except ValueError as e: raise ValueError(str(e).replace("pass size= ", "pass --image-size N ")) from None
@@ -443,6 +447,7 @@ def build_parser()->argparse.ArgumentParser:
     t.add_argument("--lr", type=float, help=f"AdamW learning rate (default: the preset's, else {NO_PRESET['lr']})")
     t.add_argument("--seed", type=int, help=f"seed for the weights, the batches and the noise (default: the preset's, else {NO_PRESET['seed']})")
     t.add_argument("--snr-gamma", type=float, help="Min-SNR-γ loss weights with this γ, e.g. 5 (default: the preset's, else off: the simple loss)")
+    t.add_argument("--beta-schedule", help="the noise schedule β_t, saved with the model: linear, scaled_linear or squaredcos_cap_v2 (cosine) (default: the preset's, else linear)")
     t.add_argument("--checkpoint-every", type=int, help=f"steps between checkpoints, 0: only at the end (default: {NO_PRESET['checkpoint_every']})")
     t.add_argument("--out", help="the run's folder (default: runs/PRESET or runs/DATASET)")
     t.add_argument("--resume", action="store_true", help="continue the run whose checkpoint is in --out (default: off)")

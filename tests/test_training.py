@@ -52,6 +52,19 @@ def test_cli_snr_gamma_reaches_the_config(tmp_path, capsys):
 
 
 @pytest.mark.slow
+def test_cli_beta_schedule_is_trained_on_and_saved(tmp_path):
+    "--beta-schedule reaches the config and the scheduler saved beside the network, so sampling uses the same ᾱ_t."
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "two_moons", "--train-steps", "5", "--batch-size", "16", "--beta-schedule",
+                 "squaredcos_cap_v2", "--out", str(out), "--no-progress"]) == 0
+    assert json.loads((out / CHECKPOINT_DIR / "trainer_state.json").read_text())["config"]["beta_schedule"] == "squaredcos_cap_v2"
+    saved = DDIMScheduler.from_pretrained(out, subfolder="scheduler")
+    assert saved.config.beta_schedule == "squaredcos_cap_v2"
+    assert torch.equal(saved.alphas_cumprod, DDIMScheduler(beta_schedule="squaredcos_cap_v2").alphas_cumprod)
+    assert not torch.equal(saved.alphas_cumprod, DDIMScheduler().alphas_cumprod)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("ptype", ["epsilon", "sample", "v_prediction"])
 def test_loss_goes_down(ptype):
     res = train(mlp(), DATA, TrainConfig(steps=300, lr=3e-3, prediction_type=ptype, **FAST), progress=False)
@@ -300,6 +313,8 @@ def test_cli_train_and_resume(tmp_path, capsys):
     (["train", "--dataset", "folder", "--data-dir", "/nonexistent/folder", "--out", "new"], "--data-dir /nonexistent/folder is not a folder"),
     (["train", "--dataset", "two_moons", "--train-steps", "0", "--out", "new"], "--train-steps must be >= 1"),
     (["train", "--dataset", "two_moons", "--snr-gamma", "-1", "--out", "new"], "--snr-gamma must be a finite number > 0, got -1.0"),
+    (["train", "--dataset", "two_moons", "--beta-schedule", "cosine", "--out", "new"],
+     "'cosine': allowed values are 'linear', 'scaled_linear', 'squaredcos_cap_v2'"),
 ])
 def test_cli_errors_are_one_line(argv, match, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -341,8 +356,11 @@ def test_cli_takes_the_image_size_from_the_data(tmp_path, capsys):
 
 def test_cli_help_lists_every_option():
     out = subprocess.run([sys.executable, "-m", "ddim_nb.cli", "train", "--help"], capture_output=True, text=True).stdout
-    for opt in ("--preset", "--dataset", "--data-dir", "--train-steps", "--batch-size", "--lr", "--snr-gamma", "--out", "--resume", "--device", "--seed"):
+    for opt in ("--preset", "--dataset", "--data-dir", "--train-steps", "--batch-size", "--lr", "--snr-gamma", "--beta-schedule",
+                "--out", "--resume", "--device", "--seed"):
         assert opt in out
+    from ddim_nb.schedules import BETA_SCHEDULES
+    assert all(name in " ".join(out.split()) for name in BETA_SCHEDULES)     # the help names every schedule there is
 
 
 @pytest.mark.skipif(not torch.ops.mkldnn._is_mkldnn_bf16_supported(), reason="this CPU has no native bf16")
