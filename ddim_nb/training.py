@@ -228,6 +228,10 @@ def train(model:nn.Module,         # network with the contract model(x_t, t).sam
     step, losses = 0, []
     if resume:      # every rank reads the same files
         state = load_checkpoint(out_dir, model, ema, opt)
+        for key in ("beta_schedule", "num_train_timesteps", "prediction_type"):   # what the weights learned to answer
+            was = state.get("config", {}).get(key, getattr(cfg, key))
+            if was != getattr(cfg, key): raise ValueError(f"cannot resume: the checkpoint was trained with {key}={was!r}, "
+                                                          f"this config has {getattr(cfg, key)!r}; pass the run's own value")
         step, losses = state["step"], state["losses"]
     if cfg.compile: net = torch.compile(net)
     bar = None

@@ -64,6 +64,16 @@ def test_cli_beta_schedule_is_trained_on_and_saved(tmp_path):
     assert not torch.equal(saved.alphas_cumprod, DDIMScheduler().alphas_cumprod)
 
 
+def test_resume_refuses_another_schedule(tmp_path):
+    "Weights trained on one ᾱ_t must not silently continue on another: resuming with a different schedule is an error."
+    train(mlp(), DATA, TrainConfig(steps=3, beta_schedule="squaredcos_cap_v2", **FAST), out_dir=tmp_path, progress=False)
+    with pytest.raises(ValueError, match="trained with beta_schedule='squaredcos_cap_v2', this config has 'linear'"):
+        train(mlp(), DATA, TrainConfig(steps=6, **FAST), out_dir=tmp_path, resume=True, progress=False)
+    res = train(mlp(), DATA, TrainConfig(steps=6, beta_schedule="squaredcos_cap_v2", **FAST), out_dir=tmp_path, resume=True,
+                progress=False)
+    assert len(res.losses) == 6
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("ptype", ["epsilon", "sample", "v_prediction"])
 def test_loss_goes_down(ptype):
